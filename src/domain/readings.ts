@@ -1,0 +1,399 @@
+/**
+ * The pure half of the reading write path: validating incoming readings against the meter
+ * registry, grouping them into meter-channel-day patches, and merging a patch into a stored
+ * day (what is new, unchanged or changed, and the history a change leaves behind).
+ */
+import { ErrorCode } from '../errors';
+import {
+  type Channel,
+  channelCode,
+  isQualityCode,
+  isSubstitute,
+  MISSING_QUALITY,
+  parseChannel,
+  parseEnergyUnit,
+  Quality,
+  toKwhFactor,
+} from './channel';
+
+export const DAY_MS = 86_400_000;
+/** Readings before this instant are rejected outright (no meter of ours is that old). */
+export const EARLIEST_READING_MS = Date.UTC(1990, 0, 1);
+
+export interface MeterRef {
+  id: number;
+  serial: string;
+  intervalSeconds: number;
+  channels: readonly Channel[];
+  installedAt: number;
+  removedAt: number | null;
+}
+
+export interface ReadingInput {
+  meterSerial: string;
+  channel: string;
+  /** epoch ms, or an ISO 8601 string with an offset */
+  intervalStart: number | string;
+  intervalSeconds: number;
+  value: number | string;
+  unit: string;
+  quality?: number | null;
+}
+
+export interface Rejection {
+  /** position in the batch (0-based), or the line number for files */
+  index: number;
+  code: ErrorCode;
+  message: string;
+  meterSerial?: string;
+}
+
+export interface NormalizedReading {
+  meterId: number;
+  channel: 1 | 2;
+  /** interval start, epoch ms UTC */
+  ts: number;
+  intervalSeconds: number;
+  /** kWh */
+  value: number;
+  quality: number;
+}
+
+const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const ISO_WITH_OFFSET_RE =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** Parses a value strictly: no decimal comma, no NaN/Infinity, nothing that overflows. */
+export function parseReadingValue(raw: number | string): number | undefined {
+  let n: number;
+  if (typeof raw === 'number') n = raw;
+  else {
+    const s = raw.trim();
+    if (!NUMBER_RE.test(s)) return undefined;
+    n = Number(s);
+  }
+  if (!Number.isFinite(n) || Math.abs(n) > 1e12) return undefined;
+  return n;
+}
+
+/** Parses an instant that must carry its offset (local times without one are ambiguous). */
+export function parseInstant(raw: number | string): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
+  const s = raw.trim();
+  if (!ISO_WITH_OFFSET_RE.test(s)) return undefined;
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export interface ValidateOptions {
+  now: number;
+  clockToleranceSeconds: number;
+  /** index offset added to rejection indexes (line numbers for files) */
+  indexBase?: number;
+}
+
+export function validateReading(
+  item: ReadingInput,
+  meter: MeterRef | undefined,
+  opts: ValidateOptions,
+): NormalizedReading | Omit<Rejection, 'index'> {
+  const serial = item.meterSerial;
+  const reject = (code: ErrorCode, message: string) => ({ code, message, meterSerial: serial });
+  if (!meter) return reject(ErrorCode.UNKNOWN_METER, `unknown meter ${JSON.stringify(serial)}`);
+  const channel = parseChannel(String(item.channel ?? ''));
+  if (!channel || !meter.channels.includes(channel)) {
+    return reject(
+      ErrorCode.UNKNOWN_CHANNEL,
+      `meter ${serial} has no channel ${JSON.stringify(item.channel)} (it has ${meter.channels.join(', ')})`,
+    );
+  }
+  const unit = parseEnergyUnit(String(item.unit ?? ''));
+  if (!unit) {
+    return reject(
+      ErrorCode.BAD_UNIT,
+      `unit ${JSON.stringify(item.unit)} is not an energy unit; use Wh, kWh or MWh`,
+    );
+  }
+  const value = parseReadingValue(item.value);
+  if (value === undefined) {
+    return reject(
+      ErrorCode.BAD_VALUE,
+      `value ${JSON.stringify(item.value)} is not a finite number (use a decimal point, no NaN or Infinity)`,
+    );
+  }
+  if (item.intervalSeconds !== meter.intervalSeconds) {
+    return reject(
+      ErrorCode.INTERVAL_LENGTH_MISMATCH,
+      `interval of ${item.intervalSeconds} s does not match meter ${serial}'s ${meter.intervalSeconds} s`,
+    );
+  }
+  const ts = parseInstant(item.intervalStart);
+  if (ts === undefined) {
+    return reject(
+      ErrorCode.BAD_TIMESTAMP,
+      `interval start ${JSON.stringify(item.intervalStart)} is not an ISO 8601 instant with an offset`,
+    );
+  }
+  const stepMs = meter.intervalSeconds * 1000;
+  if (ts < EARLIEST_READING_MS) {
+    return reject(
+      ErrorCode.BAD_TIMESTAMP,
+      `interval start ${new Date(ts).toISOString()} is before ${new Date(EARLIEST_READING_MS).toISOString()}`,
+    );
+  }
+  if (ts + stepMs > opts.now + opts.clockToleranceSeconds * 1000) {
+    return reject(
+      ErrorCode.FUTURE_TIMESTAMP,
+      `interval ${safeIso(ts)} ends in the future (clock tolerance ${opts.clockToleranceSeconds} s)`,
+    );
+  }
+  if (ts % stepMs !== 0) {
+    return reject(
+      ErrorCode.MISALIGNED_INTERVAL,
+      `interval start ${safeIso(ts)} is not on a ${meter.intervalSeconds} s boundary`,
+    );
+  }
+  if (ts < meter.installedAt || (meter.removedAt !== null && ts >= meter.removedAt)) {
+    return reject(
+      ErrorCode.OUTSIDE_INSTALLATION,
+      `interval ${safeIso(ts)} is outside meter ${serial}'s installation period`,
+    );
+  }
+  let quality: number = Quality.VALID;
+  if (item.quality !== undefined && item.quality !== null) {
+    if (!isQualityCode(item.quality)) {
+      return reject(ErrorCode.BAD_VALUE, `quality code ${item.quality} is not an ESPI code`);
+    }
+    quality = item.quality;
+  }
+  return {
+    meterId: meter.id,
+    channel: channelCode(channel),
+    ts,
+    intervalSeconds: meter.intervalSeconds,
+    value: value * toKwhFactor(unit),
+    quality,
+  };
+}
+
+function safeIso(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Day rows and patches
+
+/** The stored state of one meter-channel-day. */
+export interface DayRow {
+  meterId: number;
+  channel: 1 | 2;
+  /** epoch day number (UTC days since 1970-01-01) */
+  day: number;
+  vals: Array<number | null>;
+  quality: Uint8Array;
+  batches: number[];
+  /** per-interval index into batches; null → all 0 */
+  batchIdx: Uint16Array | null;
+  versions: number[] | null;
+  veeFlags: number[] | null;
+  version: number;
+}
+
+export interface DayPatch {
+  meterId: number;
+  channel: 1 | 2;
+  day: number;
+  intervalsPerDay: number;
+  /** interval index, value (kWh), quality — in arrival order */
+  entries: Array<{ i: number; value: number; quality: number }>;
+}
+
+export type ChangeReason = 'corrected_resend' | 'late_actual' | 'edit' | 'revee';
+
+export interface HistoryEntry {
+  meterId: number;
+  channel: 1 | 2;
+  ts: number;
+  version: number;
+  value: number | null;
+  quality: number | null;
+  batchId: number | null;
+  newValue: number | null;
+  newQuality: number;
+  reason: ChangeReason;
+}
+
+export interface MergeResult {
+  row: DayRow;
+  accepted: number;
+  unchanged: number;
+  changed: number;
+  history: HistoryEntry[];
+  /** true when the stored row must be written */
+  dirty: boolean;
+}
+
+export function dayKey(meterId: number, channel: number, day: number): string {
+  return `${meterId}:${channel}:${day}`;
+}
+
+/** Groups validated readings into per meter-channel-day patches, keeping arrival order. */
+export function groupIntoPatches(readings: readonly NormalizedReading[]): DayPatch[] {
+  const byKey = new Map<string, DayPatch>();
+  for (const r of readings) {
+    const day = Math.floor(r.ts / DAY_MS);
+    const key = dayKey(r.meterId, r.channel, day);
+    let p = byKey.get(key);
+    if (!p) {
+      p = {
+        meterId: r.meterId,
+        channel: r.channel,
+        day,
+        intervalsPerDay: 86400 / r.intervalSeconds,
+        entries: [],
+      };
+      byKey.set(key, p);
+    }
+    p.entries.push({
+      i: (r.ts - day * DAY_MS) / (r.intervalSeconds * 1000),
+      value: r.value,
+      quality: r.quality,
+    });
+  }
+  return [...byKey.values()];
+}
+
+export function emptyDayRow(patch: DayPatch): DayRow {
+  return {
+    meterId: patch.meterId,
+    channel: patch.channel,
+    day: patch.day,
+    vals: new Array<number | null>(patch.intervalsPerDay).fill(null),
+    quality: new Uint8Array(patch.intervalsPerDay).fill(MISSING_QUALITY),
+    batches: [],
+    batchIdx: null,
+    versions: null,
+    veeFlags: null,
+    version: 0,
+  };
+}
+
+/** Two stored values are the same reading when they are the same float4. */
+export function sameValue(a: number, b: number): boolean {
+  return Math.fround(a) === Math.fround(b);
+}
+
+/**
+ * Merges a patch into a day. A missing interval takes the new value (accepted); the same
+ * value and quality again is a no-op (unchanged); anything else replaces the value, bumps the
+ * interval's version and leaves the replaced version in the history (changed).
+ */
+export function mergeDay(
+  existing: DayRow | undefined,
+  patch: DayPatch,
+  batchId: number,
+  reasonOverride?: ChangeReason,
+): MergeResult {
+  const base = existing ?? emptyDayRow(patch);
+  if (base.vals.length !== patch.intervalsPerDay) {
+    throw new Error(
+      `day ${patch.day} of meter ${patch.meterId} holds ${base.vals.length} intervals, the patch ${patch.intervalsPerDay}`,
+    );
+  }
+  const row: DayRow = {
+    ...base,
+    vals: base.vals.slice(),
+    quality: base.quality.slice(),
+    batches: base.batches.slice(),
+    batchIdx: base.batchIdx ? base.batchIdx.slice() : null,
+    versions: base.versions ? base.versions.slice() : null,
+  };
+  let accepted = 0;
+  let unchanged = 0;
+  let changed = 0;
+  const history: HistoryEntry[] = [];
+  const stepMs = DAY_MS / patch.intervalsPerDay;
+  let batchSlot = -1;
+  const slot = (): number => {
+    if (batchSlot < 0) {
+      batchSlot = row.batches.indexOf(batchId);
+      if (batchSlot < 0) {
+        row.batches.push(batchId);
+        batchSlot = row.batches.length - 1;
+      }
+    }
+    return batchSlot;
+  };
+  const setBatch = (i: number) => {
+    const s = slot();
+    if (s === 0 && row.batchIdx === null) return;
+    if (row.batchIdx === null) row.batchIdx = new Uint16Array(row.vals.length);
+    row.batchIdx[i] = s;
+  };
+  for (const e of patch.entries) {
+    const old = row.vals[e.i];
+    if (old === null || old === undefined) {
+      row.vals[e.i] = e.value;
+      row.quality[e.i] = e.quality;
+      setBatch(e.i);
+      accepted++;
+      continue;
+    }
+    const oldQuality = row.quality[e.i]!;
+    if (sameValue(old, e.value) && oldQuality === e.quality) {
+      unchanged++;
+      continue;
+    }
+    const oldVersion = row.versions ? row.versions[e.i]! : 1;
+    const oldBatch = row.batches[row.batchIdx ? row.batchIdx[e.i]! : 0] ?? null;
+    history.push({
+      meterId: patch.meterId,
+      channel: patch.channel,
+      ts: patch.day * DAY_MS + e.i * stepMs,
+      version: oldVersion,
+      value: old,
+      quality: oldQuality,
+      batchId: oldBatch,
+      newValue: e.value,
+      newQuality: e.quality,
+      reason:
+        reasonOverride ??
+        (isSubstitute(oldQuality) && !isSubstitute(e.quality) ? 'late_actual' : 'corrected_resend'),
+    });
+    if (!row.versions) row.versions = new Array<number>(row.vals.length).fill(1);
+    row.versions[e.i] = oldVersion + 1;
+    row.vals[e.i] = e.value;
+    row.quality[e.i] = e.quality;
+    setBatch(e.i);
+    changed++;
+  }
+  const dirty = accepted + changed > 0;
+  if (dirty) {
+    row.version = base.version + 1;
+    compactBatches(row);
+  }
+  return { row, accepted, unchanged, changed, history, dirty };
+}
+
+/** Drops batches no interval refers to any more, so the dictionary stays small. */
+function compactBatches(row: DayRow): void {
+  if (!row.batchIdx) {
+    row.batches = row.batches.slice(0, 1);
+    return;
+  }
+  const used = new Set<number>();
+  for (let i = 0; i < row.vals.length; i++) if (row.vals[i] !== null) used.add(row.batchIdx[i]!);
+  if (used.size === row.batches.length) return;
+  const order = [...used].sort((a, b) => a - b);
+  const remap = new Map(order.map((old, neu) => [old, neu]));
+  row.batches = order.map((o) => row.batches[o]!);
+  for (let i = 0; i < row.batchIdx.length; i++) row.batchIdx[i] = remap.get(row.batchIdx[i]!) ?? 0;
+  if (row.batches.length <= 1) row.batchIdx = null;
+}
+
+/** The batch that wrote interval i's current value. */
+export function batchOf(row: DayRow, i: number): number | null {
+  if (row.vals[i] === null) return null;
+  return row.batches[row.batchIdx ? row.batchIdx[i]! : 0] ?? null;
+}

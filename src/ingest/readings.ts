@@ -1,0 +1,93 @@
+/**
+ * The write path for readings arriving as items (GraphQL mutation, CSV rows): resolve meters,
+ * validate each item (row-level errors reject that item, reported, and keep the rest), group
+ * into day patches and merge them into the store.
+ */
+import { type ConnectionPool } from '@databases/pg';
+import {
+  groupIntoPatches,
+  type MeterRef,
+  type NormalizedReading,
+  type ReadingInput,
+  type Rejection,
+  validateReading,
+} from '../domain/readings';
+import { createBatch, finishBatch, writePatches, type WriteCounts } from '../storage/readings';
+import { meterRef, metersBySerials } from '../storage/topology';
+
+export interface IngestCounts extends WriteCounts {
+  rejected: number;
+}
+
+export interface IngestResult extends IngestCounts {
+  batchId: number;
+  /** the first `maxRejections` rejections, in input order */
+  rejections: Rejection[];
+}
+
+export interface IngestOptions {
+  source: string;
+  format: string;
+  createdBy?: string | null;
+  now?: number;
+  clockToleranceSeconds?: number;
+  maxRejections?: number;
+}
+
+/** Caches meter look-ups across the chunks of one ingest. */
+export class MeterResolver {
+  private readonly cache = new Map<string, MeterRef | null>();
+  constructor(private readonly pool: ConnectionPool) {}
+
+  async resolve(serials: Iterable<string>): Promise<void> {
+    const missing = new Set<string>();
+    for (const s of serials) if (!this.cache.has(s)) missing.add(s);
+    if (missing.size === 0) return;
+    const found = await metersBySerials(this.pool, [...missing]);
+    for (const m of found) this.cache.set(m.serial, meterRef(m));
+    for (const s of missing) if (!this.cache.has(s)) this.cache.set(s, null);
+  }
+
+  get(serial: string): MeterRef | undefined {
+    return this.cache.get(serial) ?? undefined;
+  }
+}
+
+/**
+ * Ingests one chunk of items into an open batch. `indexBase` maps item positions to the
+ * caller's numbering (0-based item index for the mutation, line numbers for files).
+ */
+export async function ingestChunk(
+  pool: ConnectionPool,
+  resolver: MeterResolver,
+  batchId: number,
+  items: readonly ReadingInput[],
+  opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
+): Promise<{ counts: IngestCounts; rejections: Rejection[] }> {
+  await resolver.resolve(items.map((i) => i.meterSerial));
+  const ok: NormalizedReading[] = [];
+  const rejections: Rejection[] = [];
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k]!;
+    const r = validateReading(item, resolver.get(item.meterSerial), opts);
+    if ('code' in r) rejections.push({ index: opts.indexes ? opts.indexes[k]! : k, ...r });
+    else ok.push(r);
+  }
+  const written = await writePatches(pool, groupIntoPatches(ok), batchId);
+  return { counts: { ...written, rejected: rejections.length }, rejections };
+}
+
+/** Ingests a whole batch of items (the mutation's shape): one ingest_batch, counts, reasons. */
+export async function ingestItems(
+  pool: ConnectionPool,
+  items: readonly ReadingInput[],
+  opts: IngestOptions,
+): Promise<IngestResult> {
+  const batchId = await createBatch(pool, opts);
+  const { counts, rejections } = await ingestChunk(pool, new MeterResolver(pool), batchId, items, {
+    now: opts.now ?? Date.now(),
+    clockToleranceSeconds: opts.clockToleranceSeconds ?? 3600,
+  });
+  await finishBatch(pool, batchId, counts);
+  return { batchId, ...counts, rejections: rejections.slice(0, opts.maxRejections ?? 1000) };
+}

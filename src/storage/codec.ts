@@ -1,0 +1,73 @@
+/** Encodes day rows to and from the column formats of reading_day (arrays and bytea). */
+import { type DayRow } from '../domain/readings';
+
+export function epochDayToDate(day: number): string {
+  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+}
+
+export function dateToEpochDay(d: string | Date): number {
+  const ms = typeof d === 'string' ? Date.parse(`${d.slice(0, 10)}T00:00:00Z`) : d.getTime();
+  return Math.round(ms / 86_400_000);
+}
+
+/** `{1.5,NULL,…}` — PostgreSQL rounds each element to float4. */
+export function realArrayLiteral(vals: ReadonlyArray<number | null>): string {
+  let s = '{';
+  for (let i = 0; i < vals.length; i++) {
+    if (i) s += ',';
+    const v = vals[i];
+    s += v === null || v === undefined ? 'NULL' : String(v);
+  }
+  return s + '}';
+}
+
+export function intArrayLiteral(vals: ReadonlyArray<number> | null): string | null {
+  return vals ? `{${vals.join(',')}}` : null;
+}
+
+export function encodeBatchIdx(row: DayRow): string | null {
+  if (!row.batchIdx) return null;
+  const wide = row.batches.length > 255;
+  const buf = Buffer.alloc(row.batchIdx.length * (wide ? 2 : 1));
+  for (let i = 0; i < row.batchIdx.length; i++) {
+    if (wide) buf.writeUInt16BE(row.batchIdx[i]!, i * 2);
+    else buf[i] = row.batchIdx[i]!;
+  }
+  return buf.toString('hex');
+}
+
+export function decodeBatchIdx(buf: Buffer | null, n: number): Uint16Array | null {
+  if (!buf) return null;
+  const out = new Uint16Array(n);
+  const wide = buf.length === n * 2;
+  for (let i = 0; i < n; i++) out[i] = wide ? buf.readUInt16BE(i * 2) : buf[i]!;
+  return out;
+}
+
+export interface DayRowRecord {
+  meter_id: number;
+  channel: number;
+  day: Date | string;
+  vals: Array<number | null>;
+  quality: Buffer;
+  batches: number[];
+  batch_idx: Buffer | null;
+  versions: number[] | null;
+  vee_flags: number[] | null;
+  version: number;
+}
+
+export function decodeDayRow(r: DayRowRecord): DayRow {
+  return {
+    meterId: Number(r.meter_id),
+    channel: r.channel as 1 | 2,
+    day: dateToEpochDay(r.day),
+    vals: r.vals,
+    quality: new Uint8Array(r.quality),
+    batches: r.batches.map(Number),
+    batchIdx: decodeBatchIdx(r.batch_idx, r.vals.length),
+    versions: r.versions,
+    veeFlags: r.vee_flags,
+    version: r.version,
+  };
+}

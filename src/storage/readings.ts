@@ -1,0 +1,373 @@
+/**
+ * SQL of the reading store: partitions on demand, set-based merge of day patches (one
+ * round-trip per step for a whole chunk), history, and the two read shapes (one meter over a
+ * range; many meters at one interval).
+ */
+import { sql, type ConnectionPool, type Queryable } from '@databases/pg';
+import {
+  dayKey,
+  type DayPatch,
+  type DayRow,
+  type HistoryEntry,
+  mergeDay,
+  type ChangeReason,
+} from '../domain/readings';
+import {
+  decodeDayRow,
+  type DayRowRecord,
+  encodeBatchIdx,
+  epochDayToDate,
+  intArrayLiteral,
+  realArrayLiteral,
+} from './codec';
+
+export interface WriteCounts {
+  accepted: number;
+  unchanged: number;
+  changed: number;
+}
+
+/** Month partitions known to exist, per pool: saves a round-trip on every chunk. */
+const knownMonths = new WeakMap<ConnectionPool, Set<string>>();
+
+function monthOf(day: number): string {
+  return epochDayToDate(day).slice(0, 7);
+}
+
+export async function ensurePartitions(
+  pool: ConnectionPool,
+  days: Iterable<number>,
+): Promise<number> {
+  let known = knownMonths.get(pool);
+  if (!known) knownMonths.set(pool, (known = new Set()));
+  const missing = new Set<string>();
+  for (const d of days) {
+    const m = monthOf(d);
+    if (!known.has(m)) missing.add(m);
+  }
+  if (missing.size === 0) return 0;
+  const months = [...missing].sort();
+  let created = 0;
+  // Contiguous or not, one call per month keeps the function simple and the lock short.
+  for (const m of months) {
+    const [row] = await pool.query(
+      sql`SELECT meterdata_ensure_reading_partitions(${`${m}-01`}::date, ${`${m}-01`}::date) AS n`,
+    );
+    created += Number(row.n);
+    known.add(m);
+  }
+  return created;
+}
+
+/** Forgets cached partitions (after a schema reset in tests). */
+export function forgetPartitions(pool: ConnectionPool): void {
+  knownMonths.delete(pool);
+}
+
+const DAY_COLUMNS = sql`meter_id, channel, (day - DATE '1970-01-01') AS day, vals, quality, batches, batch_idx, versions, vee_flags, version`;
+
+async function selectDaysForUpdate(
+  tx: Queryable,
+  keys: ReadonlyArray<{ meterId: number; channel: number; day: number }>,
+): Promise<Map<string, DayRow>> {
+  const out = new Map<string, DayRow>();
+  if (keys.length === 0) return out;
+  const rows: DayRowRecord[] = await tx.query(sql`
+    SELECT ${DAY_COLUMNS}
+    FROM reading_day
+    WHERE (meter_id, channel, day) IN (
+      SELECT * FROM unnest(${keys.map((k) => k.meterId)}::bigint[],
+                           ${keys.map((k) => k.channel)}::smallint[],
+                           ${keys.map((k) => epochDayToDate(k.day))}::date[]))
+    ORDER BY meter_id, channel, day
+    FOR UPDATE`);
+  for (const r of rows) {
+    const row = decodeDayRow({ ...r, day: epochDayToDate(Number(r.day)) });
+    out.set(dayKey(row.meterId, row.channel, row.day), row);
+  }
+  return out;
+}
+
+function rowParams(rows: readonly DayRow[]) {
+  return {
+    meterIds: rows.map((r) => r.meterId),
+    channels: rows.map((r) => r.channel),
+    days: rows.map((r) => epochDayToDate(r.day)),
+    vals: rows.map((r) => realArrayLiteral(r.vals)),
+    quality: rows.map((r) => Buffer.from(r.quality).toString('hex')),
+    batches: rows.map((r) => intArrayLiteral(r.batches)!),
+    batchIdx: rows.map((r) => encodeBatchIdx(r)),
+    versions: rows.map((r) => intArrayLiteral(r.versions)),
+    veeFlags: rows.map((r) => intArrayLiteral(r.veeFlags)),
+    version: rows.map((r) => r.version),
+  };
+}
+
+async function insertNewDays(tx: Queryable, rows: readonly DayRow[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  if (rows.length === 0) return inserted;
+  const p = rowParams(rows);
+  const res: Array<{ meter_id: number; channel: number; day: number }> = await tx.query(sql`
+    INSERT INTO reading_day (meter_id, channel, day, vals, quality, batches, batch_idx, versions, vee_flags, version)
+    SELECT m, c, d, v::real[], decode(q, 'hex'), b::bigint[], decode(bi, 'hex'), vs::smallint[], vf::integer[], ver
+    FROM unnest(${p.meterIds}::bigint[], ${p.channels}::smallint[], ${p.days}::date[],
+                ${p.vals}::text[], ${p.quality}::text[], ${p.batches}::text[], ${p.batchIdx}::text[],
+                ${p.versions}::text[], ${p.veeFlags}::text[], ${p.version}::integer[])
+         AS t(m, c, d, v, q, b, bi, vs, vf, ver)
+    ON CONFLICT (meter_id, channel, day) DO NOTHING
+    RETURNING meter_id, channel, (day - DATE '1970-01-01') AS day`);
+  for (const r of res) inserted.add(dayKey(Number(r.meter_id), r.channel, Number(r.day)));
+  return inserted;
+}
+
+async function updateDays(tx: Queryable, rows: readonly DayRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const p = rowParams(rows);
+  await tx.query(sql`
+    UPDATE reading_day r
+    SET vals = t.v::real[], quality = decode(t.q, 'hex'), batches = t.b::bigint[],
+        batch_idx = decode(t.bi, 'hex'), versions = t.vs::smallint[], vee_flags = t.vf::integer[],
+        version = t.ver, updated_at = now()
+    FROM unnest(${p.meterIds}::bigint[], ${p.channels}::smallint[], ${p.days}::date[],
+                ${p.vals}::text[], ${p.quality}::text[], ${p.batches}::text[], ${p.batchIdx}::text[],
+                ${p.versions}::text[], ${p.veeFlags}::text[], ${p.version}::integer[])
+         AS t(m, c, d, v, q, b, bi, vs, vf, ver)
+    WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d`);
+}
+
+export async function insertHistory(
+  tx: Queryable,
+  entries: readonly HistoryEntry[],
+  by: { batchId?: number | null; user?: string | null },
+): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.query(sql`
+    INSERT INTO reading_history
+      (meter_id, channel, ts, version, value, quality, batch_id, new_value, new_quality, reason,
+       changed_by_batch, changed_by_user)
+    SELECT m, c, to_timestamp(ts / 1000.0), ver, v, q, b, nv, nq, r, ${by.batchId ?? null}::bigint, ${by.user ?? null}::text
+    FROM unnest(${entries.map((e) => e.meterId)}::bigint[], ${entries.map((e) => e.channel)}::smallint[],
+                ${entries.map((e) => e.ts)}::double precision[], ${entries.map((e) => e.version)}::integer[],
+                ${entries.map((e) => e.value)}::real[], ${entries.map((e) => e.quality)}::smallint[],
+                ${entries.map((e) => e.batchId)}::bigint[], ${entries.map((e) => e.newValue)}::real[],
+                ${entries.map((e) => e.newQuality)}::smallint[], ${entries.map((e) => e.reason)}::text[])
+         AS t(m, c, ts, ver, v, q, b, nv, nq, r)`);
+}
+
+/**
+ * Merges day patches into the store in one transaction: existing days are locked and merged,
+ * new days inserted (a concurrent insert of the same day falls back to the merge), changes
+ * leave history. Idempotent: the same patches again change nothing.
+ */
+export async function writePatches(
+  pool: ConnectionPool,
+  patches: readonly DayPatch[],
+  batchId: number,
+  opts: { reason?: ChangeReason; user?: string | null } = {},
+): Promise<WriteCounts> {
+  const counts: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
+  if (patches.length === 0) return counts;
+  await ensurePartitions(
+    pool,
+    patches.map((p) => p.day),
+  );
+  // Lock order: sorted keys, so two writers of overlapping chunks cannot deadlock.
+  const sorted = [...patches].sort(
+    (a, b) => a.meterId - b.meterId || a.channel - b.channel || a.day - b.day,
+  );
+  return retryOnConflict(() =>
+    pool.tx(async (tx) => {
+      const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
+      const history: HistoryEntry[] = [];
+      const existing = await selectDaysForUpdate(tx, sorted);
+      const fresh: DayRow[] = [];
+      const freshMerges = new Map<string, { p: DayPatch; m: ReturnType<typeof mergeDay> }>();
+      const updates: DayRow[] = [];
+      const apply = (p: DayPatch, row: DayRow | undefined, target: DayRow[]) => {
+        const m = mergeDay(row, p, batchId, opts.reason);
+        c.accepted += m.accepted;
+        c.unchanged += m.unchanged;
+        c.changed += m.changed;
+        history.push(...m.history);
+        if (m.dirty) target.push(m.row);
+      };
+      for (const p of sorted) {
+        const key = dayKey(p.meterId, p.channel, p.day);
+        const row = existing.get(key);
+        if (row) apply(p, row, updates);
+        else {
+          const m = mergeDay(undefined, p, batchId, opts.reason);
+          fresh.push(m.row);
+          freshMerges.set(key, { p, m });
+        }
+      }
+      const inserted = await insertNewDays(tx, fresh);
+      const raced: DayPatch[] = [];
+      for (const row of fresh) {
+        const key = dayKey(row.meterId, row.channel, row.day);
+        const { p, m } = freshMerges.get(key)!;
+        if (inserted.has(key)) {
+          c.accepted += m.accepted;
+          c.unchanged += m.unchanged;
+          c.changed += m.changed;
+          history.push(...m.history);
+        } else raced.push(p);
+      }
+      if (raced.length) {
+        const now = await selectDaysForUpdate(tx, raced);
+        for (const p of raced) apply(p, now.get(dayKey(p.meterId, p.channel, p.day)), updates);
+      }
+      await updateDays(tx, updates);
+      await insertHistory(tx, history, { batchId, user: opts.user ?? null });
+      return c;
+    }),
+  ).then((c) => {
+    counts.accepted += c.accepted;
+    counts.unchanged += c.unchanged;
+    counts.changed += c.changed;
+    return counts;
+  });
+}
+
+/** Retries a transaction on serialization failure or deadlock (SQLSTATE 40001 / 40P01). */
+export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (i >= attempts || (code !== '40001' && code !== '40P01')) throw err;
+      await new Promise((r) => setTimeout(r, 10 * 2 ** i + Math.random() * 10));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+/** Day rows of one meter and channel for [fromDay, toDay] (epoch days), in day order. */
+export async function readDays(
+  db: Queryable,
+  meterId: number,
+  channel: 1 | 2,
+  fromDay: number,
+  toDay: number,
+): Promise<DayRow[]> {
+  const rows: DayRowRecord[] = await db.query(sql`
+    SELECT ${DAY_COLUMNS}
+    FROM reading_day
+    WHERE meter_id = ${meterId} AND channel = ${channel}
+      AND day BETWEEN ${epochDayToDate(fromDay)}::date AND ${epochDayToDate(toDay)}::date
+    ORDER BY day`);
+  return rows.map((r) => decodeDayRow({ ...r, day: epochDayToDate(Number(r.day)) }));
+}
+
+/** Values and quality of many meters at one interval (index i of the given day). */
+export async function readInstant(
+  db: Queryable,
+  day: number,
+  channel: 1 | 2,
+  intervalSeconds: number,
+  index: number,
+  meterIds: readonly number[] | null,
+): Promise<Array<{ meterId: number; value: number | null; quality: number }>> {
+  const n = 86400 / intervalSeconds;
+  const filter = meterIds ? sql`AND meter_id = ANY(${meterIds}::bigint[])` : sql``;
+  const rows: Array<{ meter_id: number; v: number | null; q: number }> = await db.query(sql`
+    SELECT meter_id, vals[${index + 1}] AS v, get_byte(quality, ${index}) AS q
+    FROM reading_day
+    WHERE day = ${epochDayToDate(day)}::date AND channel = ${channel}
+      AND cardinality(vals) = ${n} ${filter}
+    ORDER BY meter_id`);
+  return rows.map((r) => ({ meterId: Number(r.meter_id), value: r.v, quality: r.q }));
+}
+
+/** Day rows of many meters over a day range (a transformer's meters over a month). */
+export async function readDaysForMeters(
+  db: Queryable,
+  meterIds: readonly number[],
+  channel: 1 | 2,
+  fromDay: number,
+  toDay: number,
+): Promise<DayRow[]> {
+  if (meterIds.length === 0) return [];
+  const rows: DayRowRecord[] = await db.query(sql`
+    SELECT ${DAY_COLUMNS}
+    FROM reading_day
+    WHERE meter_id = ANY(${meterIds}::bigint[]) AND channel = ${channel}
+      AND day BETWEEN ${epochDayToDate(fromDay)}::date AND ${epochDayToDate(toDay)}::date
+    ORDER BY meter_id, day`);
+  return rows.map((r) => decodeDayRow({ ...r, day: epochDayToDate(Number(r.day)) }));
+}
+
+export interface HistoryRecord {
+  meterId: number;
+  channel: 1 | 2;
+  ts: number;
+  version: number;
+  value: number | null;
+  quality: number | null;
+  batchId: number | null;
+  newValue: number | null;
+  newQuality: number | null;
+  reason: ChangeReason;
+  changedByBatch: number | null;
+  changedByUser: string | null;
+  changedAt: Date;
+}
+
+export async function readHistory(
+  db: Queryable,
+  meterId: number,
+  channel: 1 | 2,
+  fromMs: number,
+  toMs: number,
+): Promise<HistoryRecord[]> {
+  const rows: Array<Record<string, unknown>> = await db.query(sql`
+    SELECT meter_id, channel, (extract(epoch FROM ts) * 1000)::float8 AS ts_ms, version, value,
+           quality, batch_id, new_value, new_quality, reason, changed_by_batch, changed_by_user, changed_at
+    FROM reading_history
+    WHERE meter_id = ${meterId} AND channel = ${channel}
+      AND ts >= to_timestamp(${fromMs / 1000}) AND ts < to_timestamp(${toMs / 1000})
+    ORDER BY ts, version`);
+  return rows.map((r) => ({
+    meterId: Number(r.meter_id),
+    channel: r.channel as 1 | 2,
+    ts: Number(r.ts_ms),
+    version: r.version as number,
+    value: r.value as number | null,
+    quality: r.quality as number | null,
+    batchId: r.batch_id === null ? null : Number(r.batch_id),
+    newValue: r.new_value as number | null,
+    newQuality: r.new_quality as number | null,
+    reason: r.reason as ChangeReason,
+    changedByBatch: r.changed_by_batch === null ? null : Number(r.changed_by_batch),
+    changedByUser: r.changed_by_user as string | null,
+    changedAt: r.changed_at as Date,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+export async function createBatch(
+  db: Queryable,
+  b: { source: string; format: string; createdBy?: string | null },
+): Promise<number> {
+  const [row] = await db.query(sql`
+    INSERT INTO ingest_batch (source, format, created_by)
+    VALUES (${b.source}, ${b.format}, ${b.createdBy ?? null}) RETURNING id`);
+  return Number(row.id);
+}
+
+export async function finishBatch(
+  db: Queryable,
+  id: number,
+  c: WriteCounts & { rejected: number },
+): Promise<void> {
+  await db.query(sql`
+    UPDATE ingest_batch
+    SET accepted = ${c.accepted}, unchanged = ${c.unchanged}, changed = ${c.changed},
+        rejected = ${c.rejected}, finished_at = now()
+    WHERE id = ${id}`);
+}
