@@ -76,13 +76,25 @@ export function parseReadingValue(raw: number | string): number | undefined {
   return n;
 }
 
+// Files repeat the same few thousand timestamps for every meter: parsing each once matters
+// at millions of rows. Bounded, so memory stays flat whatever the input.
+const instantCache = new Map<string, number | undefined>();
+const INSTANT_CACHE_MAX = 100_000;
+
 /** Parses an instant that must carry its offset (local times without one are ambiguous). */
 export function parseInstant(raw: number | string): number | undefined {
   if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
+  const hit = instantCache.get(raw);
+  if (hit !== undefined || instantCache.has(raw)) return hit;
   const s = raw.trim();
-  if (!ISO_WITH_OFFSET_RE.test(s)) return undefined;
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? undefined : ms;
+  let ms: number | undefined;
+  if (ISO_WITH_OFFSET_RE.test(s)) {
+    const parsed = Date.parse(s);
+    ms = Number.isNaN(parsed) ? undefined : parsed;
+  }
+  if (instantCache.size >= INSTANT_CACHE_MAX) instantCache.clear();
+  instantCache.set(raw, ms);
+  return ms;
 }
 
 export interface ValidateOptions {
