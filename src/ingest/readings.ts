@@ -53,6 +53,24 @@ export class MeterResolver {
   }
 }
 
+/** Resolves the items' meters and validates each: row-level errors become rejections. */
+export async function validateItems(
+  resolver: MeterResolver,
+  items: readonly ReadingInput[],
+  opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
+): Promise<{ ok: NormalizedReading[]; rejections: Rejection[] }> {
+  await resolver.resolve(items.map((i) => i.meterSerial));
+  const ok: NormalizedReading[] = [];
+  const rejections: Rejection[] = [];
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k]!;
+    const r = validateReading(item, resolver.get(item.meterSerial), opts);
+    if ('code' in r) rejections.push({ index: opts.indexes ? opts.indexes[k]! : k, ...r });
+    else ok.push(r);
+  }
+  return { ok, rejections };
+}
+
 /**
  * Ingests one chunk of items into an open batch. `indexBase` maps item positions to the
  * caller's numbering (0-based item index for the mutation, line numbers for files).
@@ -64,15 +82,7 @@ export async function ingestChunk(
   items: readonly ReadingInput[],
   opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
 ): Promise<{ counts: IngestCounts; rejections: Rejection[] }> {
-  await resolver.resolve(items.map((i) => i.meterSerial));
-  const ok: NormalizedReading[] = [];
-  const rejections: Rejection[] = [];
-  for (let k = 0; k < items.length; k++) {
-    const item = items[k]!;
-    const r = validateReading(item, resolver.get(item.meterSerial), opts);
-    if ('code' in r) rejections.push({ index: opts.indexes ? opts.indexes[k]! : k, ...r });
-    else ok.push(r);
-  }
+  const { ok, rejections } = await validateItems(resolver, items, opts);
   const written = await writePatches(pool, groupIntoPatches(ok), batchId);
   return { counts: { ...written, rejected: rejections.length }, rejections };
 }

@@ -3,7 +3,7 @@
  * round-trip per step for a whole chunk), history, and the two read shapes (one meter over a
  * range; many meters at one interval).
  */
-import { sql, type ConnectionPool, type Queryable } from '@databases/pg';
+import { sql, type ConnectionPool, type Queryable, type Transaction } from '@databases/pg';
 import {
   dayKey,
   type DayPatch,
@@ -163,10 +163,9 @@ export async function writePatches(
   pool: ConnectionPool,
   patches: readonly DayPatch[],
   batchId: number,
-  opts: { reason?: ChangeReason; user?: string | null } = {},
+  opts: { reason?: ChangeReason; user?: string | null; tx?: Transaction } = {},
 ): Promise<WriteCounts> {
-  const counts: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
-  if (patches.length === 0) return counts;
+  if (patches.length === 0) return { accepted: 0, unchanged: 0, changed: 0 };
   await ensurePartitions(
     pool,
     patches.map((p) => p.day),
@@ -175,58 +174,54 @@ export async function writePatches(
   const sorted = [...patches].sort(
     (a, b) => a.meterId - b.meterId || a.channel - b.channel || a.day - b.day,
   );
-  return retryOnConflict(() =>
-    pool.tx(async (tx) => {
-      const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
-      const history: HistoryEntry[] = [];
-      const existing = await selectDaysForUpdate(tx, sorted);
-      const fresh: DayRow[] = [];
-      const freshMerges = new Map<string, { p: DayPatch; m: ReturnType<typeof mergeDay> }>();
-      const updates: DayRow[] = [];
-      const apply = (p: DayPatch, row: DayRow | undefined, target: DayRow[]) => {
-        const m = mergeDay(row, p, batchId, opts.reason);
+  const body = async (tx: Queryable): Promise<WriteCounts> => {
+    const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
+    const history: HistoryEntry[] = [];
+    const existing = await selectDaysForUpdate(tx, sorted);
+    const fresh: DayRow[] = [];
+    const freshMerges = new Map<string, { p: DayPatch; m: ReturnType<typeof mergeDay> }>();
+    const updates: DayRow[] = [];
+    const apply = (p: DayPatch, row: DayRow | undefined, target: DayRow[]) => {
+      const m = mergeDay(row, p, batchId, opts.reason);
+      c.accepted += m.accepted;
+      c.unchanged += m.unchanged;
+      c.changed += m.changed;
+      history.push(...m.history);
+      if (m.dirty) target.push(m.row);
+    };
+    for (const p of sorted) {
+      const key = dayKey(p.meterId, p.channel, p.day);
+      const row = existing.get(key);
+      if (row) apply(p, row, updates);
+      else {
+        const m = mergeDay(undefined, p, batchId, opts.reason);
+        fresh.push(m.row);
+        freshMerges.set(key, { p, m });
+      }
+    }
+    const inserted = await insertNewDays(tx, fresh);
+    const raced: DayPatch[] = [];
+    for (const row of fresh) {
+      const key = dayKey(row.meterId, row.channel, row.day);
+      const { p, m } = freshMerges.get(key)!;
+      if (inserted.has(key)) {
         c.accepted += m.accepted;
         c.unchanged += m.unchanged;
         c.changed += m.changed;
         history.push(...m.history);
-        if (m.dirty) target.push(m.row);
-      };
-      for (const p of sorted) {
-        const key = dayKey(p.meterId, p.channel, p.day);
-        const row = existing.get(key);
-        if (row) apply(p, row, updates);
-        else {
-          const m = mergeDay(undefined, p, batchId, opts.reason);
-          fresh.push(m.row);
-          freshMerges.set(key, { p, m });
-        }
-      }
-      const inserted = await insertNewDays(tx, fresh);
-      const raced: DayPatch[] = [];
-      for (const row of fresh) {
-        const key = dayKey(row.meterId, row.channel, row.day);
-        const { p, m } = freshMerges.get(key)!;
-        if (inserted.has(key)) {
-          c.accepted += m.accepted;
-          c.unchanged += m.unchanged;
-          c.changed += m.changed;
-          history.push(...m.history);
-        } else raced.push(p);
-      }
-      if (raced.length) {
-        const now = await selectDaysForUpdate(tx, raced);
-        for (const p of raced) apply(p, now.get(dayKey(p.meterId, p.channel, p.day)), updates);
-      }
-      await updateDays(tx, updates);
-      await insertHistory(tx, history, { batchId, user: opts.user ?? null });
-      return c;
-    }),
-  ).then((c) => {
-    counts.accepted += c.accepted;
-    counts.unchanged += c.unchanged;
-    counts.changed += c.changed;
-    return counts;
-  });
+      } else raced.push(p);
+    }
+    if (raced.length) {
+      const now = await selectDaysForUpdate(tx, raced);
+      for (const p of raced) apply(p, now.get(dayKey(p.meterId, p.channel, p.day)), updates);
+    }
+    await updateDays(tx, updates);
+    await insertHistory(tx, history, { batchId, user: opts.user ?? null });
+    return c;
+  };
+  // Inside a caller's transaction the caller retries; on its own it retries itself.
+  if (opts.tx) return body(opts.tx);
+  return retryOnConflict(() => pool.tx(body));
 }
 
 /** Retries a transaction on serialization failure or deadlock (SQLSTATE 40001 / 40P01). */

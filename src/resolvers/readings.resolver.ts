@@ -1,0 +1,363 @@
+/**
+ * Reading queries. A series is one storage query (the meter's day rows over the range) laid out
+ * as plain arrays; a transformer's series one query for all its meters; an instant one query
+ * for all meters at one interval. Ranges are checked, then snapped outward to the interval grid.
+ */
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { type Channel, channelCode } from '../domain/channel';
+import { DAY_MS, type DayRow } from '../domain/readings';
+import { buildSeries, type Resolution, rollup, type Series } from '../domain/series';
+import { type Context } from '../context';
+import { ErrorCode, MeterdataError } from '../errors';
+import { readDays, readDaysForMeters, readHistory, readInstant } from '../storage/readings';
+import {
+  listMeters,
+  type MeterFilter,
+  type MeterRecord,
+  type TransformerRecord,
+} from '../storage/topology';
+import { ChannelEnum, ResolutionEnum } from '../schema/enums';
+import { Meter } from '../schema/meter.type';
+import { DateTimeScalar } from '../schema/scalars';
+import {
+  InstantSnapshot,
+  Reading,
+  ReadingSeries,
+  ReadingVersion,
+  TransformerSeries,
+  UsageSeries,
+} from '../schema/series.type';
+import { Transformer } from '../schema/topology.type';
+import { isIntervalLength, readingWindow, sumPresent, type Window } from './util';
+
+/** Optional with a default, as `channel: Channel = DELIVERED` (an explicit null means the default). */
+const CHANNEL_ARG = { nullable: true, defaultValue: ChannelEnum.DELIVERED } as const;
+
+const rangeLimit = (ctx: Context) => ({
+  maxDays: ctx.config.maxRangeDays,
+  setting: 'MD_MAX_RANGE_DAYS',
+});
+
+const SNAP_NOTE =
+  '`from` and `to` are instants; when they are not on the interval grid, `from` is moved down and `to` up to it.';
+
+function rangeWindow(meter: MeterRecord, from: Date, to: Date, ctx: Context): Window {
+  return readingWindow(from, to, meter.intervalSeconds, rangeLimit(ctx));
+}
+
+function requireChannel(meter: MeterRecord, channel: Channel): void {
+  if (!meter.channels.includes(channel)) {
+    throw new MeterdataError(
+      ErrorCode.UNKNOWN_CHANNEL,
+      `meter ${meter.serial} has no channel ${channel} (it has ${meter.channels.join(', ')})`,
+    );
+  }
+}
+
+async function meterSeries(meter: MeterRecord, channel: Channel, w: Window, ctx: Context) {
+  const rows = await readDays(ctx.pool, meter.id, channelCode(channel), w.fromDay, w.toDay);
+  return buildSeries(rows, w.fromMs, w.toMs, meter.intervalSeconds);
+}
+
+function toReadingSeries(meterId: number, channel: Channel, s: Series): ReadingSeries {
+  let count = 0;
+  let total: number | null = null;
+  for (const v of s.values) {
+    if (v === null) continue;
+    count++;
+    total = (total ?? 0) + v;
+  }
+  return {
+    meterId,
+    channel,
+    start: new Date(s.start),
+    end: new Date(s.start + s.values.length * s.intervalSeconds * 1000),
+    intervalSeconds: s.intervalSeconds,
+    count,
+    missing: s.values.length - count,
+    total,
+    values: s.values,
+    quality: s.quality,
+  };
+}
+
+@Resolver(() => Meter)
+export class MeterReadingsResolver {
+  @FieldResolver(() => ReadingSeries, {
+    description: `Interval values of one channel over [from, to) as columns (one query; the fast path). ${SNAP_NOTE} At most MD_MAX_RANGE_DAYS (default 400) days.`,
+  })
+  async series(
+    @Root() meter: MeterRecord,
+    @Arg('from', () => DateTimeScalar) from: Date,
+    @Arg('to', () => DateTimeScalar) to: Date,
+    @Arg('channel', () => ChannelEnum, CHANNEL_ARG) channelArg: Channel | null,
+    @Ctx() ctx: Context,
+  ): Promise<ReadingSeries> {
+    const channel = channelArg ?? ChannelEnum.DELIVERED;
+    const w = rangeWindow(meter, from, to, ctx);
+    requireChannel(meter, channel);
+    return toReadingSeries(meter.id, channel, await meterSeries(meter, channel, w, ctx));
+  }
+
+  @FieldResolver(() => [Reading], {
+    description: `One object per interval over [from, to), missing ones included. ${SNAP_NOTE} For small ranges only: at most MD_MAX_INTERVAL_ITEMS_DAYS (default 7) days; use series for more.`,
+  })
+  async intervals(
+    @Root() meter: MeterRecord,
+    @Arg('from', () => DateTimeScalar) from: Date,
+    @Arg('to', () => DateTimeScalar) to: Date,
+    @Arg('channel', () => ChannelEnum, CHANNEL_ARG) channelArg: Channel | null,
+    @Ctx() ctx: Context,
+  ): Promise<Reading[]> {
+    const channel = channelArg ?? ChannelEnum.DELIVERED;
+    const w = readingWindow(from, to, meter.intervalSeconds, {
+      maxDays: ctx.config.maxIntervalItemsDays,
+      setting: 'MD_MAX_INTERVAL_ITEMS_DAYS',
+      hint: 'use series for longer ranges',
+    });
+    requireChannel(meter, channel);
+    const s = await meterSeries(meter, channel, w, ctx);
+    const step = s.intervalSeconds * 1000;
+    return s.values.map((value, i) => ({
+      start: new Date(s.start + i * step),
+      end: new Date(s.start + (i + 1) * step),
+      value,
+      quality: s.quality[i] ?? null,
+      missing: value === null,
+    }));
+  }
+
+  @FieldResolver(() => UsageSeries, {
+    description: `Energy per local hour, day or month in the service point's time zone (a DST day has 23 or 25 hours). ${SNAP_NOTE} Buckets at the range edges are clipped to it.`,
+  })
+  async usage(
+    @Root() meter: MeterRecord,
+    @Arg('from', () => DateTimeScalar) from: Date,
+    @Arg('to', () => DateTimeScalar) to: Date,
+    @Arg('channel', () => ChannelEnum, CHANNEL_ARG) channelArg: Channel | null,
+    @Arg('resolution', () => ResolutionEnum) resolution: Resolution,
+    @Ctx() ctx: Context,
+  ): Promise<UsageSeries> {
+    const channel = channelArg ?? ChannelEnum.DELIVERED;
+    const w = rangeWindow(meter, from, to, ctx);
+    requireChannel(meter, channel);
+    const s = await meterSeries(meter, channel, w, ctx);
+    const buckets = rollup(s, meter.timeZone, resolution).map((b) => ({
+      start: new Date(b.start),
+      end: new Date(b.end),
+      localStart: b.localStart,
+      value: b.value,
+      intervals: b.count,
+      expected: b.expected,
+      missing: b.missing,
+      estimated: b.estimated,
+    }));
+    return {
+      meterId: meter.id,
+      channel,
+      resolution,
+      timeZone: meter.timeZone,
+      buckets,
+      total: sumPresent(buckets.map((b) => b.value)),
+    };
+  }
+
+  @FieldResolver(() => [ReadingVersion], {
+    description: `Replaced versions of the intervals starting in [from, to), oldest first. ${SNAP_NOTE}`,
+  })
+  async history(
+    @Root() meter: MeterRecord,
+    @Arg('from', () => DateTimeScalar) from: Date,
+    @Arg('to', () => DateTimeScalar) to: Date,
+    @Arg('channel', () => ChannelEnum, CHANNEL_ARG) channelArg: Channel | null,
+    @Ctx() ctx: Context,
+  ): Promise<ReadingVersion[]> {
+    const channel = channelArg ?? ChannelEnum.DELIVERED;
+    const w = rangeWindow(meter, from, to, ctx);
+    requireChannel(meter, channel);
+    const step = meter.intervalSeconds * 1000;
+    const rows = await readHistory(ctx.pool, meter.id, channelCode(channel), w.fromMs, w.toMs);
+    return rows.map((h) => ({
+      start: new Date(h.ts),
+      end: new Date(h.ts + step),
+      version: h.version,
+      value: h.value,
+      quality: qualityOut(h.quality),
+      batchId: h.batchId,
+      newValue: h.newValue,
+      newQuality: qualityOut(h.newQuality),
+      reason: h.reason,
+      changedByBatch: h.changedByBatch,
+      changedByUser: h.changedByUser,
+      changedAt: h.changedAt,
+    }));
+  }
+}
+
+/** 255 marks "no reading" in storage and is never shown. */
+function qualityOut(q: number | null): number | null {
+  return q === null || q === 255 ? null : q;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+@Resolver(() => Transformer)
+export class TransformerReadingsResolver {
+  @FieldResolver(() => TransformerSeries, {
+    description: `The series of every meter of the transformer that has the channel (one query), and their per-interval sum. ${SNAP_NOTE} The grid is the least common multiple of the meters' interval lengths.`,
+  })
+  async series(
+    @Root() t: TransformerRecord,
+    @Arg('from', () => DateTimeScalar) from: Date,
+    @Arg('to', () => DateTimeScalar) to: Date,
+    @Arg('channel', () => ChannelEnum, CHANNEL_ARG) channelArg: Channel | null,
+    @Ctx() ctx: Context,
+  ): Promise<TransformerSeries> {
+    const channel = channelArg ?? ChannelEnum.DELIVERED;
+    const meters = (await ctx.loaders.metersByTransformer.load(t.id)).filter((m) =>
+      m.channels.includes(channel),
+    );
+    // Divisors of a day have a common multiple that divides a day too, so the grid stays
+    // day-aligned.
+    const intervalSeconds = meters.reduce(
+      (acc, m) => (acc / gcd(acc, m.intervalSeconds)) * m.intervalSeconds,
+      meters[0]?.intervalSeconds ?? 900,
+    );
+    const w = readingWindow(from, to, intervalSeconds, rangeLimit(ctx));
+    const rows = await readDaysForMeters(
+      ctx.pool,
+      meters.map((m) => m.id),
+      channelCode(channel),
+      w.fromDay,
+      w.toDay,
+    );
+    const byMeter = new Map<number, DayRow[]>();
+    for (const r of rows) {
+      let list = byMeter.get(r.meterId);
+      if (!list) byMeter.set(r.meterId, (list = []));
+      list.push(r);
+    }
+    const n = Math.round((w.toMs - w.fromMs) / (intervalSeconds * 1000));
+    const total = new Array<number | null>(n).fill(null);
+    const series = meters.map((m) => {
+      const s = buildSeries(byMeter.get(m.id) ?? [], w.fromMs, w.toMs, m.intervalSeconds);
+      const per = intervalSeconds / m.intervalSeconds;
+      for (let i = 0; i < s.values.length; i++) {
+        const v = s.values[i];
+        if (v === null || v === undefined) continue;
+        const k = Math.floor(i / per);
+        total[k] = (total[k] ?? 0) + v;
+      }
+      return toReadingSeries(m.id, channel, s);
+    });
+    return {
+      start: new Date(w.fromMs),
+      end: new Date(w.toMs),
+      intervalSeconds,
+      meters: series,
+      total,
+    };
+  }
+}
+
+@Resolver()
+export class InstantResolver {
+  @Query(() => InstantSnapshot, {
+    description:
+      'Every meter with the given interval length (installed at `at`, with the channel; on one transformer or feeder when given) at the interval containing `at`, as columns in meter-id order.',
+  })
+  async instant(
+    @Arg('at', () => DateTimeScalar) at: Date,
+    @Arg('channel', () => ChannelEnum, CHANNEL_ARG) channelArg: Channel | null,
+    @Arg('transformerCode', () => String, { nullable: true }) transformerCode: string | null,
+    @Arg('feederCode', () => String, { nullable: true }) feederCode: string | null,
+    @Arg('intervalSeconds', () => Int, { nullable: true, defaultValue: 900 })
+    intervalSecondsArg: number | null,
+    @Ctx() ctx: Context,
+  ): Promise<InstantSnapshot> {
+    const intervalSeconds = intervalSecondsArg ?? 900;
+    const channel = channelArg ?? ChannelEnum.DELIVERED;
+    if (!isIntervalLength(intervalSeconds)) {
+      throw new MeterdataError(
+        ErrorCode.BAD_USER_INPUT,
+        `intervalSeconds ${intervalSeconds} is not an interval length; use a whole number ≥ 60 that divides 86400 (e.g. 900)`,
+      );
+    }
+    if (transformerCode != null && feederCode != null) {
+      throw new MeterdataError(
+        ErrorCode.BAD_USER_INPUT,
+        'give at most one of transformerCode and feederCode',
+      );
+    }
+    const scope: MeterFilter = {};
+    if (transformerCode != null)
+      scope.transformerIds = [await nodeId(ctx, 'transformer', transformerCode)];
+    if (feederCode != null) scope.feederIds = [await nodeId(ctx, 'feeder', feederCode)];
+    const scoped = transformerCode != null || feederCode != null;
+
+    const step = intervalSeconds * 1000;
+    const atMs = Math.floor(at.getTime() / step) * step;
+    const day = Math.floor(atMs / DAY_MS);
+    const index = (atMs - day * DAY_MS) / step;
+
+    const { meters: all } = await listMeters(ctx.pool, scope, Number.MAX_SAFE_INTEGER - 1, null);
+    const meters = all.filter(
+      (m) =>
+        m.intervalSeconds === intervalSeconds &&
+        m.channels.includes(channel) &&
+        m.installedAt.getTime() <= atMs &&
+        (m.removedAt === null || atMs < m.removedAt.getTime()),
+    );
+    const readings = meters.length
+      ? await readInstant(
+          ctx.pool,
+          day,
+          channelCode(channel),
+          intervalSeconds,
+          index,
+          scoped ? meters.map((m) => m.id) : null,
+        )
+      : [];
+    const byMeter = new Map(readings.map((r) => [r.meterId, r]));
+    const values: Array<number | null> = [];
+    const quality: Array<number | null> = [];
+    let reporting = 0;
+    let total: number | null = null;
+    for (const m of meters) {
+      const r = byMeter.get(m.id);
+      const v = r?.value ?? null;
+      values.push(v);
+      quality.push(v === null ? null : qualityOut(r!.quality));
+      if (v !== null) {
+        reporting++;
+        total = (total ?? 0) + v;
+      }
+    }
+    return {
+      at: new Date(atMs),
+      intervalSeconds,
+      channel,
+      meterIds: meters.map((m) => m.id),
+      serials: meters.map((m) => m.serial),
+      values,
+      quality,
+      total,
+      reporting,
+    };
+  }
+}
+
+async function nodeId(
+  ctx: Context,
+  table: 'transformer' | 'feeder',
+  code: string,
+): Promise<number> {
+  const id = await ctx.loaders.idByCode.load(`${table}:${code}`);
+  if (id === null) {
+    throw new MeterdataError(ErrorCode.NOT_FOUND, `no ${table} has code ${JSON.stringify(code)}`);
+  }
+  return id;
+}
