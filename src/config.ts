@@ -27,6 +27,18 @@ export interface Config {
   clockToleranceSeconds: number;
   /** Statement timeout for API queries, milliseconds. */
   statementTimeoutMs: number;
+  /** Largest head-end file the landing accepts, bytes. */
+  maxFileBytes: number;
+  /** Readings per staged chunk (the unit of queueing and of one worker transaction). */
+  ingestChunkSize: number;
+  /** Deliveries after which a chunk is dead-lettered and its file marked failed. */
+  maxDeliveries: number;
+  /** A Redis entry pending this long with a consumer is reclaimed by another, ms. */
+  queueClaimIdleMs: number;
+  /** The in-process queue's lease on a chunk, seconds. */
+  queueLeaseSeconds: number;
+  /** Rejections kept per file (all are counted). */
+  keepRejections: number;
   production: boolean;
   logLevel: string;
 }
@@ -55,6 +67,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMutationBatch: intFromEnv(env, 'MD_MAX_MUTATION_BATCH', 50000),
     clockToleranceSeconds: intFromEnv(env, 'MD_CLOCK_TOLERANCE_SECONDS', 3600),
     statementTimeoutMs: intFromEnv(env, 'MD_STATEMENT_TIMEOUT_MS', 30000),
+    maxFileBytes: intFromEnv(env, 'MD_MAX_FILE_BYTES', 4 * 1024 ** 3),
+    ingestChunkSize: intFromEnv(env, 'MD_INGEST_CHUNK', 20000),
+    maxDeliveries: intFromEnv(env, 'MD_MAX_DELIVERIES', 5),
+    queueClaimIdleMs: intFromEnv(env, 'MD_QUEUE_CLAIM_IDLE_MS', 30000),
+    queueLeaseSeconds: intFromEnv(env, 'MD_QUEUE_LEASE_SECONDS', 60),
+    keepRejections: intFromEnv(env, 'MD_KEEP_REJECTIONS', 1000),
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
   };

@@ -6,11 +6,14 @@ import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { openDatabase, type Database } from './storage/db';
 import { migrate } from './storage/migrate';
+import { createQueue, type JobQueue } from './ingest/queue';
 
 export interface Runtime {
   config: Config;
   logger: Logger;
   db: Database;
+  /** The ingest queue: Redis Streams with REDIS_URL, else the in-process queue. */
+  queue: JobQueue;
   close(): Promise<void>;
 }
 
@@ -33,5 +36,19 @@ export async function openRuntime(
     await db.close();
     throw err;
   }
-  return { config, logger, db, close: () => db.close() };
+  const queue = createQueue(db.pool, {
+    redisUrl: config.redisUrl,
+    claimIdleMs: config.queueClaimIdleMs,
+    leaseSeconds: config.queueLeaseSeconds,
+  });
+  return {
+    config,
+    logger,
+    db,
+    queue,
+    async close() {
+      await queue.close();
+      await db.close();
+    },
+  };
 }

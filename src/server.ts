@@ -19,6 +19,7 @@ import { type Context, type ContextDeps, createContext } from './context';
 import { isMeterdataError } from './errors';
 import { type Logger } from './logger';
 import { InProcessPubSub } from './resolvers/pubsub';
+import { ingestRouter } from './ingest/http';
 import { type Runtime } from './runtime';
 import { buildMeterdataSchema } from './schema';
 
@@ -186,6 +187,8 @@ export async function startServer(
       res.status(503).json({ status: 'unavailable', reason: 'database did not answer' });
     }
   });
+  // Head-end uploads: the raw body streams into the landing (registered before express.json).
+  app.use(ingestRouter(rt));
   app.use(
     '/graphql',
     express.json({ limit: '10mb' }),

@@ -13,6 +13,14 @@ TABLE account
   CREATE UNIQUE INDEX account_code_key ON account USING btree (code)
   CREATE UNIQUE INDEX account_pkey ON account USING btree (id)
 
+TABLE csv_profile
+  name text NOT NULL
+  profile jsonb NOT NULL
+  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT csv_profile_name_check CHECK ((name ~ '^[A-Za-z0-9_.-]{1,64}$'::text))
+  CONSTRAINT csv_profile_pkey PRIMARY KEY (name)
+  CREATE UNIQUE INDEX csv_profile_pkey ON csv_profile USING btree (name)
+
 TABLE feeder
   id bigint NOT NULL
   code text NOT NULL
@@ -38,8 +46,90 @@ TABLE ingest_batch
   unchanged integer NOT NULL DEFAULT 0
   changed integer NOT NULL DEFAULT 0
   rejected integer NOT NULL DEFAULT 0
+  source_system text
+  comm_path text
+  file_id bigint
+  CONSTRAINT ingest_batch_comm_path_check CHECK ((comm_path = ANY (ARRAY['RF_MESH'::text, 'PLC'::text, 'CELLULAR'::text])))
   CONSTRAINT ingest_batch_pkey PRIMARY KEY (id)
   CREATE UNIQUE INDEX ingest_batch_pkey ON ingest_batch USING btree (id)
+
+TABLE ingest_chunk
+  file_id bigint NOT NULL
+  seq integer NOT NULL
+  items integer NOT NULL
+  payload bytea
+  status text NOT NULL DEFAULT 'pending'::text
+  deliveries integer NOT NULL DEFAULT 0
+  leased_until timestamp with time zone
+  published_at timestamp with time zone
+  accepted integer NOT NULL DEFAULT 0
+  unchanged integer NOT NULL DEFAULT 0
+  changed integer NOT NULL DEFAULT 0
+  rejected integer NOT NULL DEFAULT 0
+  worker text
+  error text
+  done_at timestamp with time zone
+  CONSTRAINT ingest_chunk_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
+  CONSTRAINT ingest_chunk_pkey PRIMARY KEY (file_id, seq)
+  CONSTRAINT ingest_chunk_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'done'::text, 'dead'::text])))
+  CREATE INDEX ingest_chunk_pending_idx ON ingest_chunk USING btree (file_id, seq) WHERE (status = 'pending'::text)
+  CREATE UNIQUE INDEX ingest_chunk_pkey ON ingest_chunk USING btree (file_id, seq)
+
+TABLE ingest_file
+  id bigint NOT NULL
+  sha256 text
+  source text NOT NULL
+  source_system text
+  comm_path text
+  format text NOT NULL
+  profile jsonb
+  meter_override text
+  file_name text
+  created_by text
+  size_bytes bigint NOT NULL
+  received_at timestamp with time zone NOT NULL DEFAULT now()
+  status text NOT NULL DEFAULT 'received'::text
+  batch_id bigint
+  chunks_total integer
+  items_total bigint
+  parse_rejected bigint NOT NULL DEFAULT 0
+  accepted bigint NOT NULL DEFAULT 0
+  unchanged bigint NOT NULL DEFAULT 0
+  changed bigint NOT NULL DEFAULT 0
+  rejected bigint NOT NULL DEFAULT 0
+  error_code text
+  error_message text
+  started_at timestamp with time zone
+  finished_at timestamp with time zone
+  CONSTRAINT ingest_file_comm_path_check CHECK ((comm_path = ANY (ARRAY['RF_MESH'::text, 'PLC'::text, 'CELLULAR'::text])))
+  CONSTRAINT ingest_file_format_check CHECK ((format = ANY (ARRAY['csv'::text, 'cmep'::text, 'espi'::text])))
+  CONSTRAINT ingest_file_pkey PRIMARY KEY (id)
+  CONSTRAINT ingest_file_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text))
+  CONSTRAINT ingest_file_sha256_key UNIQUE (sha256)
+  CONSTRAINT ingest_file_size_bytes_check CHECK ((size_bytes >= 0))
+  CONSTRAINT ingest_file_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processing'::text, 'done'::text, 'failed'::text])))
+  CREATE UNIQUE INDEX ingest_file_pkey ON ingest_file USING btree (id)
+  CREATE INDEX ingest_file_received_idx ON ingest_file USING btree (received_at)
+  CREATE UNIQUE INDEX ingest_file_sha256_key ON ingest_file USING btree (sha256)
+  CREATE INDEX ingest_file_status_idx ON ingest_file USING btree (status, id)
+
+TABLE ingest_file_part
+  file_id bigint NOT NULL
+  seq integer NOT NULL
+  data bytea NOT NULL
+  CONSTRAINT ingest_file_part_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
+  CONSTRAINT ingest_file_part_pkey PRIMARY KEY (file_id, seq)
+  CREATE UNIQUE INDEX ingest_file_part_pkey ON ingest_file_part USING btree (file_id, seq)
+
+TABLE ingest_rejection
+  file_id bigint NOT NULL
+  position bigint NOT NULL
+  code text NOT NULL
+  message text NOT NULL
+  meter_serial text
+  CONSTRAINT ingest_rejection_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
+  CONSTRAINT ingest_rejection_pkey PRIMARY KEY (file_id, "position", code)
+  CREATE UNIQUE INDEX ingest_rejection_pkey ON ingest_rejection USING btree (file_id, "position", code)
 
 TABLE meter
   id bigint NOT NULL

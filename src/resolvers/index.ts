@@ -1,4 +1,5 @@
 /** The resolver classes the schema is built from, and the pub/sub they publish through. */
+import { IngestFileResolver } from './file.resolver';
 import { IngestResolver } from './ingest.resolver';
 import { MeterResolver } from './meter.resolver';
 import {
@@ -27,4 +28,5 @@ export const resolvers = [
   ServicePointResolver,
   InstantResolver,
   IngestResolver,
+  IngestFileResolver,
 ] as const;

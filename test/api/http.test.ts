@@ -1,8 +1,9 @@
-import { type ConnectionPool } from '@databases/pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config';
+import { PostgresQueue } from '../../src/ingest/queue';
 import { ingestItems } from '../../src/ingest/readings';
+import { openDatabase } from '../../src/storage/db';
 import { silentLogger } from '../../src/logger';
 import { type Runtime } from '../../src/runtime';
 import { startServer, type ServerHandle } from '../../src/server';
@@ -26,7 +27,13 @@ beforeAll(async () => {
       format: 'items',
     },
   );
-  rt = { config: loadConfig({}), logger: silentLogger, db, close: () => db.close() };
+  rt = {
+    config: loadConfig({}),
+    logger: silentLogger,
+    db,
+    queue: new PostgresQueue(db.pool),
+    close: () => db.close(),
+  };
   server = await startServer(rt, { port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {
@@ -97,16 +104,17 @@ test('introspection is on outside production', async () => {
 });
 
 test('in production introspection is off, and /healthz is 503 when the database fails', async () => {
-  const failing = {
-    query: async () => {
-      throw new Error('down');
-    },
-  } as unknown as ConnectionPool;
+  // A real driver pointed at a port where no database listens.
+  const unreachable = await openDatabase({
+    databaseUrl: 'postgres://postgres@127.0.0.1:9/none',
+    poolSize: 1,
+  });
   const prod: Runtime = {
     config: { ...rt.config, production: true },
     logger: silentLogger,
-    db: { ...db, pool: failing },
-    close: async () => {},
+    db: unreachable,
+    queue: new PostgresQueue(unreachable.pool),
+    close: () => unreachable.close(),
   };
   const s = await startServer(prod, { port: 0, host: '127.0.0.1' });
   try {

@@ -1,0 +1,105 @@
+/**
+ * Pieces every head-end parser shares: defaults, the structural error, strict number parsing
+ * and the chunk builder that bounds how many items a parser holds before yielding them.
+ */
+import { ErrorCode, MeterdataError } from '../../errors';
+import { type ReadingInput, type Rejection, parseReadingValue } from '../../domain/readings';
+import type { ParsedChunk } from './types';
+
+export const DEFAULT_CHUNK_SIZE = 20_000;
+export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
+/** Input is decoded and parsed in pieces of at most this many bytes, whatever the caller sends. */
+export const PIECE_BYTES = 64 * 1024;
+
+export interface ErrorPosition {
+  line?: number;
+  byteOffset?: number;
+  column?: number;
+}
+
+/** A structural error: the whole file is rejected (landing validates before writing). */
+export function malformed(message: string, at: ErrorPosition = {}): MeterdataError {
+  const details: Record<string, unknown> = {};
+  if (at.line !== undefined) details.line = at.line;
+  if (at.byteOffset !== undefined) details.byteOffset = at.byteOffset;
+  if (at.column !== undefined) details.column = at.column;
+  return new MeterdataError(ErrorCode.MALFORMED_FILE, message, { details });
+}
+
+export function positiveInt(raw: number | undefined, fallback: number, what: string): number {
+  if (raw === undefined) return fallback;
+  if (!Number.isInteger(raw) || raw < 1) {
+    throw new MeterdataError(ErrorCode.BAD_USER_INPUT, `${what} must be a positive integer`);
+  }
+  return raw;
+}
+
+const COMMA_DECIMAL_RE = /^[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Parses a decimal strictly (no NaN, Infinity, overflow, thousands separators). With a comma
+ * separator the point is refused, so "1.234" in a comma file is never read as 1.234 or 1234.
+ */
+export function parseDecimal(raw: string, separator: '.' | ','): number | undefined {
+  if (separator === '.') return parseReadingValue(raw);
+  const s = raw.trim();
+  if (!COMMA_DECIMAL_RE.test(s)) return undefined;
+  return parseReadingValue(s.replace(',', '.'));
+}
+
+/** Collects items and rejections; hands them out in chunks of at most `size` items. */
+export class ChunkBuilder {
+  private items: ReadingInput[] = [];
+  private positions: number[] = [];
+  private rejections: Rejection[] = [];
+
+  constructor(private readonly size: number) {}
+
+  add(item: ReadingInput, position: number): void {
+    this.items.push(item);
+    this.positions.push(position);
+  }
+
+  reject(index: number, code: ErrorCode, message: string, meterSerial?: string): void {
+    const r: Rejection = { index, code, message };
+    if (meterSerial) r.meterSerial = meterSerial;
+    this.rejections.push(r);
+  }
+
+  /** true once a chunk's worth of items (or of rejections, which are held too) is waiting */
+  get full(): boolean {
+    return this.items.length + this.rejections.length >= this.size;
+  }
+
+  get empty(): boolean {
+    return this.items.length === 0 && this.rejections.length === 0;
+  }
+
+  /** The next chunk: at most `size` items, and every rejection collected so far. */
+  take(bytesRead: number): ParsedChunk {
+    let items = this.items;
+    let positions = this.positions;
+    if (items.length > this.size) {
+      this.items = items.slice(this.size);
+      this.positions = positions.slice(this.size);
+      items = items.slice(0, this.size);
+      positions = positions.slice(0, this.size);
+    } else {
+      this.items = [];
+      this.positions = [];
+    }
+    const rejections = this.rejections;
+    this.rejections = [];
+    return { items, positions, rejections, bytesRead };
+  }
+
+  /** Yields full chunks (call after each piece of input). */
+  *drain(bytesRead: number): Generator<ParsedChunk> {
+    while (this.full) yield this.take(bytesRead);
+  }
+
+  /** Yields whatever is left (call at the end of the input). */
+  *flush(bytesRead: number): Generator<ParsedChunk> {
+    while (!this.empty) yield this.take(bytesRead);
+  }
+}

@@ -1,0 +1,560 @@
+/**
+ * Green Button (NAESB ESPI) Atom feeds, read with saxes as a stream: UsagePoint, MeterReading
+ * and ReadingType entries are remembered (a few fields each), IntervalReadings are turned into
+ * items as they pass. No DTD is accepted and no entity but XML's five predefined ones, so
+ * nothing is expanded and nothing is fetched.
+ *
+ * Linking, as real feeds do it: an IntervalBlock's self/up href names its MeterReading
+ * (…/MeterReading/{id}/IntervalBlock/…); the MeterReading's `related` link names its ReadingType;
+ * the ReadingType entry carries the unit and direction. When a feed lacks a link, the block uses
+ * the ReadingType that followed its MeterReading, or (no MeterReading at all) the most recent one.
+ */
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { ErrorCode, isMeterdataError, type MeterdataError } from '../../errors';
+import { type Channel, type EnergyUnit, isQualityCode } from '../../domain/channel';
+import { parseReadingValue, type ReadingInput } from '../../domain/readings';
+import {
+  ChunkBuilder,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_MAX_RECORD_BYTES,
+  malformed,
+  positiveInt,
+} from './common';
+import type { ParsedChunk, ParseOptions } from './types';
+import { decodeUtf8 } from './utf8';
+
+/** Nesting deeper than this is not ESPI (its feeds go about 8 deep); bounds the tag stack. */
+const MAX_DEPTH = 64;
+/** Bounds the remembered UsagePoints, MeterReadings and ReadingTypes. */
+const MAX_ENTRIES = 100_000;
+
+const UOM_NAMES: Record<number, string> = {
+  38: 'W',
+  42: 'm³',
+  61: 'VA',
+  63: 'VAr',
+  71: 'VAh',
+  72: 'Wh',
+  73: 'VArh',
+  119: 'ft³',
+  169: 'therm',
+};
+const INT_RE = /^[+-]?\d{1,15}$/;
+
+type ReadingTypeField =
+  'uom' | 'powerOfTenMultiplier' | 'intervalLength' | 'flowDirection' | 'accumulationBehaviour';
+const READING_TYPE_FIELDS = new Set<string>([
+  'uom',
+  'powerOfTenMultiplier',
+  'intervalLength',
+  'flowDirection',
+  'accumulationBehaviour',
+]);
+
+/** How a ReadingType's values become items, or why they cannot. */
+type Interpretation =
+  | {
+      ok: true;
+      channel: Channel;
+      unit: EnergyUnit;
+      convert: (v: number) => number;
+      intervalLength?: number;
+    }
+  | { ok: false; code: ErrorCode; message: string };
+
+interface ReadingTypeInfo {
+  href: string | undefined;
+  interp: Interpretation;
+}
+
+interface MeterReadingInfo {
+  href: string;
+  readingTypeHref: string | undefined;
+  /** the ReadingType entry that came next after this MeterReading (feeds without links) */
+  next: ReadingTypeInfo | undefined;
+}
+
+interface Entry {
+  depth: number;
+  self: string | undefined;
+  up: string | undefined;
+  related: string[];
+  title: string | undefined;
+  kind: string | undefined;
+  fields: Partial<Record<ReadingTypeField, string>>;
+}
+
+interface Block {
+  meter: string;
+  interp: Interpretation;
+}
+
+interface Reading {
+  start?: string;
+  duration?: string;
+  value?: string;
+  qualities: string[];
+}
+
+/** Strips the scheme and host, and trailing slashes: feeds mix absolute and relative hrefs. */
+export function normalizeHref(href: string): string {
+  return href
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '')
+    .replace(/\/+$/, '');
+}
+
+const MR_PREFIX_RE = /^(.*\/?MeterReading\/[^/]+)/;
+const UP_PREFIX_RE = /^(.*\/?UsagePoint\/([^/]+))/;
+
+export function interpretReadingType(f: Partial<Record<ReadingTypeField, string>>): Interpretation {
+  const num = (k: ReadingTypeField): number | undefined => {
+    const s = f[k]?.trim();
+    return s !== undefined && INT_RE.test(s) ? Number(s) : undefined;
+  };
+  const acc = num('accumulationBehaviour');
+  if (acc === 1) {
+    return {
+      ok: false,
+      code: ErrorCode.BAD_UNIT,
+      message:
+        'bulkQuantity readings (accumulationBehaviour 1) are register reads, not interval data; not imported yet',
+    };
+  }
+  if (acc !== 4) {
+    return {
+      ok: false,
+      code: ErrorCode.BAD_UNIT,
+      message: `accumulationBehaviour ${f.accumulationBehaviour === undefined ? 'is missing' : JSON.stringify(f.accumulationBehaviour.trim())}; only deltaData (4) is interval data`,
+    };
+  }
+  const uom = num('uom');
+  if (uom !== 72) {
+    const name = uom === undefined ? '' : ` (${UOM_NAMES[uom] ?? 'not energy'})`;
+    return {
+      ok: false,
+      code: ErrorCode.BAD_UNIT,
+      message: `ReadingType uom ${f.uom === undefined ? 'is missing' : JSON.stringify(f.uom.trim())}${name}; only Wh (72) is imported`,
+    };
+  }
+  const p = f.powerOfTenMultiplier === undefined ? 0 : num('powerOfTenMultiplier');
+  if (p === undefined || p < -9 || p > 9) {
+    return {
+      ok: false,
+      code: ErrorCode.BAD_UNIT,
+      message: `powerOfTenMultiplier ${JSON.stringify(f.powerOfTenMultiplier)} is not an integer from -9 to 9`,
+    };
+  }
+  const flow = num('flowDirection');
+  let channel: Channel;
+  if (flow === 1) channel = 'delivered';
+  else if (flow === 19) channel = 'received';
+  else {
+    return {
+      ok: false,
+      code: ErrorCode.UNKNOWN_CHANNEL,
+      message: `flowDirection ${f.flowDirection === undefined ? 'is missing' : JSON.stringify(f.flowDirection.trim())}; only forward (1, delivered) and reverse (19, received) are imported`,
+    };
+  }
+  // value × 10^p Wh, written in the unit that keeps it exact: kWh/MWh for p = 3/6, Wh otherwise
+  // (a division by 10^-p rounds once, where a multiplication by 0.001 would not be exact).
+  let unit: EnergyUnit = 'Wh';
+  let convert: (v: number) => number;
+  if (p === 0) convert = (v) => v;
+  else if (p === 3) {
+    unit = 'kWh';
+    convert = (v) => v;
+  } else if (p === 6) {
+    unit = 'MWh';
+    convert = (v) => v;
+  } else if (p > 0) {
+    const m = 10 ** p;
+    convert = (v) => v * m;
+  } else {
+    const d = 10 ** -p;
+    convert = (v) => v / d;
+  }
+  const intervalLength = num('intervalLength');
+  return {
+    ok: true,
+    channel,
+    unit,
+    convert,
+    ...(intervalLength !== undefined && intervalLength > 0 ? { intervalLength } : {}),
+  };
+}
+
+function localName(name: string): string {
+  const i = name.indexOf(':');
+  return i < 0 ? name : name.slice(i + 1);
+}
+
+export async function* parseEspi(
+  input: AsyncIterable<Buffer>,
+  opts: ParseOptions = {},
+): AsyncGenerator<ParsedChunk> {
+  const chunkSize = positiveInt(opts.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize');
+  const maxRecordBytes = positiveInt(
+    opts.maxRecordBytes,
+    DEFAULT_MAX_RECORD_BYTES,
+    'maxRecordBytes',
+  );
+  const builder = new ChunkBuilder(chunkSize);
+  const feed = new EspiFeed(builder, opts.meter?.trim() || undefined, maxRecordBytes);
+  let bytesRead = 0;
+  for await (const piece of decodeUtf8(input)) {
+    feed.write(piece.text);
+    bytesRead = piece.byteEnd;
+    yield* builder.drain(bytesRead);
+  }
+  feed.close();
+  yield* builder.flush(bytesRead);
+}
+
+/** The state of one feed being read. */
+class EspiFeed {
+  private readonly parser = new SaxesParser({ xmlns: false, position: true });
+  private readonly stack: string[] = [];
+  private lastEventAt = 0;
+  private entry: Entry | undefined;
+  private block: Block | undefined;
+  private reading: Reading | undefined;
+  private ordinal = 0;
+  /** text being collected for the element at `captureDepth` */
+  private capture: ((text: string) => void) | undefined;
+  private captureDepth = 0;
+  private captured = '';
+  private readonly usagePoints = new Map<string, string | undefined>();
+  private readonly meterReadings = new Map<string, MeterReadingInfo>();
+  private readonly readingTypes = new Map<string, ReadingTypeInfo>();
+  private lastReadingType: ReadingTypeInfo | undefined;
+  private lastMeterReading: MeterReadingInfo | undefined;
+  private readonly metersUsed = new Set<string>();
+
+  constructor(
+    private readonly out: ChunkBuilder,
+    private readonly meterOption: string | undefined,
+    private readonly maxTokenChars: number,
+  ) {
+    // Five handlers at most: saxes stores handlers with keyed property writes, and past about
+    // seven of them V8 turns the parser into a dictionary-mode object, five times slower. Parse
+    // errors are caught around write() instead, the XML declaration is checked at the root.
+    const p = this.parser;
+    p.on('doctype', () => {
+      throw this.fail(
+        'the XML has a DTD (<!DOCTYPE …>), which is refused: a DTD can declare entities that expand without bound or read files; export the feed without one',
+      );
+    });
+    p.on('opentag', (t) => {
+      this.lastEventAt = p.position;
+      this.openTag(t);
+    });
+    p.on('closetag', (t) => {
+      this.lastEventAt = p.position;
+      this.closeTag(localName(t.name));
+    });
+    p.on('text', (t) => {
+      this.lastEventAt = p.position;
+      if (this.capture) this.captured += t;
+    });
+    p.on('cdata', (t) => {
+      this.lastEventAt = p.position;
+      if (this.capture) this.captured += t;
+    });
+  }
+
+  /** Runs saxes, turning its well-formedness errors into MALFORMED_FILE. */
+  private guarded(run: () => void): void {
+    try {
+      run();
+    } catch (e) {
+      if (isMeterdataError(e)) throw e;
+      const message = (e as Error).message;
+      const m = /undefined entity|entity name/.test(message)
+        ? 'an entity reference other than &amp; &lt; &gt; &quot; &apos; (no entities are declared or expanded)'
+        : message.replace(/^\d+:\d+: /, '');
+      throw this.fail(`the XML is not well-formed: ${m}`);
+    }
+  }
+
+  write(text: string): void {
+    // Bound what saxes buffers: no event for longer than the limit means one token (text, tag,
+    // comment, entity name) is that long, and it is refused.
+    const step = Math.max(1024, Math.min(64 * 1024, this.maxTokenChars));
+    for (let i = 0; i < text.length; i += step) {
+      this.guarded(() => this.parser.write(text.slice(i, i + step)));
+      if (this.parser.position - this.lastEventAt > this.maxTokenChars) {
+        throw this.fail(
+          `an XML token (text, tag or comment) is longer than ${this.maxTokenChars.toLocaleString('en-US')} characters; records are limited to bound memory`,
+        );
+      }
+    }
+  }
+
+  close(): void {
+    if (this.stack.length > 0) {
+      throw this.fail(
+        `the XML ends inside <${this.stack[this.stack.length - 1]}> (truncated file?)`,
+      );
+    }
+    this.guarded(() => this.parser.close());
+  }
+
+  private fail(message: string): MeterdataError {
+    return malformed(`${message} (line ${this.parser.line})`, {
+      line: this.parser.line,
+      column: this.parser.column,
+    });
+  }
+
+  private startCapture(depth: number, target: (text: string) => void): void {
+    this.capture = target;
+    this.captureDepth = depth;
+    this.captured = '';
+  }
+
+  private openTag(t: SaxesTagPlain): void {
+    const name = localName(t.name);
+    const parent = this.stack[this.stack.length - 1];
+    this.stack.push(name);
+    const depth = this.stack.length;
+    if (depth > MAX_DEPTH) throw this.fail(`elements nest deeper than ${MAX_DEPTH}`);
+    if (depth === 1) {
+      if (name !== 'feed' && name !== 'entry') {
+        throw this.fail(`the root element is <${t.name}>, not an Atom <feed> of Green Button data`);
+      }
+      const encoding = this.parser.xmlDecl.encoding;
+      if (encoding !== undefined && !/^utf-?8$/i.test(encoding)) {
+        throw this.fail(
+          `the XML declares encoding ${JSON.stringify(encoding)}; only UTF-8 is accepted`,
+        );
+      }
+    }
+    if (name === 'entry' && (depth === 1 || (depth === 2 && parent === 'feed'))) {
+      this.entry = {
+        depth,
+        self: undefined,
+        up: undefined,
+        related: [],
+        title: undefined,
+        kind: undefined,
+        fields: {},
+      };
+      return;
+    }
+    const e = this.entry;
+    if (!e) return;
+    if (depth === e.depth + 1) {
+      if (name === 'link') {
+        const href = t.attributes.href;
+        const rel = (t.attributes.rel ?? 'alternate').trim();
+        if (typeof href === 'string' && href.trim()) {
+          const h = normalizeHref(href);
+          if (rel === 'self') e.self = h;
+          else if (rel === 'up') e.up = h;
+          else if (rel === 'related') e.related.push(h);
+        }
+      } else if (name === 'title') {
+        this.startCapture(depth, (s) => (e.title = s.trim()));
+      }
+      return;
+    }
+    if (depth === e.depth + 2 && parent === 'content') {
+      e.kind ??= name;
+      if (name === 'IntervalBlock') this.block = this.resolveBlock(e);
+      return;
+    }
+    if (e.kind === 'ReadingType' && depth === e.depth + 3 && READING_TYPE_FIELDS.has(name)) {
+      this.startCapture(depth, (s) => (e.fields[name as ReadingTypeField] = s));
+      return;
+    }
+    if (!this.block) return;
+    if (name === 'IntervalReading' && parent === 'IntervalBlock') {
+      this.ordinal++;
+      this.reading = { qualities: [] };
+      return;
+    }
+    const r = this.reading;
+    if (!r) return;
+    if (parent === 'timePeriod' && (name === 'start' || name === 'duration')) {
+      this.startCapture(depth, (s) => (r[name] = s));
+    } else if (parent === 'IntervalReading' && name === 'value') {
+      this.startCapture(depth, (s) => (r.value = s));
+    } else if (parent === 'ReadingQuality' && name === 'quality') {
+      this.startCapture(depth, (s) => r.qualities.push(s));
+    }
+  }
+
+  private closeTag(name: string): void {
+    const depth = this.stack.length;
+    this.stack.pop();
+    if (this.capture && depth === this.captureDepth) {
+      const target = this.capture;
+      this.capture = undefined;
+      target(this.captured);
+      this.captured = '';
+      return;
+    }
+    if (name === 'IntervalReading' && this.reading) {
+      this.emit(this.reading);
+      this.reading = undefined;
+    } else if (name === 'IntervalBlock') {
+      this.block = undefined;
+    } else if (this.entry && depth === this.entry.depth) {
+      this.finishEntry(this.entry);
+      this.entry = undefined;
+    }
+  }
+
+  private remember<V>(map: Map<string, V>, key: string, value: V): void {
+    if (map.size >= MAX_ENTRIES && !map.has(key)) {
+      throw this.fail(
+        `the feed has more than ${MAX_ENTRIES.toLocaleString('en-US')} entries of one kind`,
+      );
+    }
+    map.set(key, value);
+  }
+
+  private finishEntry(e: Entry): void {
+    switch (e.kind) {
+      case 'UsagePoint':
+        if (e.self) this.remember(this.usagePoints, e.self, e.title || undefined);
+        break;
+      case 'MeterReading': {
+        if (!e.self) break;
+        const info: MeterReadingInfo = {
+          href: e.self,
+          readingTypeHref: e.related.find((h) => /(^|\/)ReadingType\/[^/]+$/.test(h)),
+          next: undefined,
+        };
+        this.remember(this.meterReadings, e.self, info);
+        this.lastMeterReading = info;
+        break;
+      }
+      case 'ReadingType': {
+        const info: ReadingTypeInfo = { href: e.self, interp: interpretReadingType(e.fields) };
+        if (e.self) this.remember(this.readingTypes, e.self, info);
+        this.lastReadingType = info;
+        if (this.lastMeterReading && !this.lastMeterReading.next) this.lastMeterReading.next = info;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** The meter and ReadingType of an IntervalBlock entry (see the module comment). */
+  private resolveBlock(e: Entry): Block {
+    const href = e.self ?? e.up;
+    const mrHref = href ? MR_PREFIX_RE.exec(href)?.[1] : undefined;
+    let rt: ReadingTypeInfo | undefined;
+    const mr = mrHref ? this.meterReadings.get(mrHref) : undefined;
+    if (mr) {
+      rt = (mr.readingTypeHref && this.readingTypes.get(mr.readingTypeHref)) || mr.next;
+    } else {
+      rt = this.lastReadingType;
+    }
+    if (!rt) {
+      throw this.fail(
+        `an IntervalBlock${href ? ` (${href})` : ''} comes before any ReadingType it could use: its MeterReading must link a ReadingType (link rel="related") that appears before the blocks`,
+      );
+    }
+    return { meter: this.meterOf(href), interp: rt.interp };
+  }
+
+  /**
+   * The meter serial: the `meter` option; else the UsagePoint entry's title; else the UsagePoint
+   * id in the block's href (…/UsagePoint/{id}/MeterReading/…).
+   */
+  private meterOf(href: string | undefined): string {
+    const m = href ? UP_PREFIX_RE.exec(href) : null;
+    let usagePoint = m?.[1];
+    if (!usagePoint && this.usagePoints.size === 1) usagePoint = [...this.usagePoints.keys()][0];
+    if (this.meterOption) {
+      this.metersUsed.add(usagePoint ?? '');
+      if (this.metersUsed.size > 1) {
+        throw this.fail(
+          'the feed holds readings of several UsagePoints; --meter names one meter, so import them without it (or split the feed)',
+        );
+      }
+      return this.meterOption;
+    }
+    const title = usagePoint ? this.usagePoints.get(usagePoint) : undefined;
+    const serial = title || m?.[2];
+    if (!serial) {
+      throw this.fail(
+        'cannot tell which meter the readings belong to (no UsagePoint title or id in the hrefs); pass the meter serial with --meter',
+      );
+    }
+    return serial;
+  }
+
+  private emit(r: Reading): void {
+    const position = this.ordinal;
+    const block = this.block!;
+    const meter = block.meter;
+    const interp = block.interp;
+    if (!interp.ok) {
+      this.out.reject(position, interp.code, interp.message, meter);
+      return;
+    }
+    const start = r.start?.trim();
+    if (start === undefined || !INT_RE.test(start)) {
+      this.out.reject(
+        position,
+        ErrorCode.BAD_TIMESTAMP,
+        `timePeriod start ${start === undefined ? 'is missing' : JSON.stringify(start)} is not Unix seconds`,
+        meter,
+      );
+      return;
+    }
+    const durRaw = r.duration?.trim();
+    const duration =
+      durRaw !== undefined && INT_RE.test(durRaw) ? Number(durRaw) : interp.intervalLength;
+    if (duration === undefined || duration <= 0 || duration > 86400) {
+      this.out.reject(
+        position,
+        ErrorCode.BAD_VALUE,
+        `timePeriod duration ${durRaw === undefined ? 'is missing (and the ReadingType has no intervalLength)' : JSON.stringify(durRaw)} is not a number of seconds`,
+        meter,
+      );
+      return;
+    }
+    const v = r.value === undefined ? undefined : parseReadingValue(r.value);
+    if (v === undefined) {
+      this.out.reject(
+        position,
+        ErrorCode.BAD_VALUE,
+        `value ${r.value === undefined ? 'is missing' : JSON.stringify(r.value.trim())} is not a finite number`,
+        meter,
+      );
+      return;
+    }
+    let quality: number | undefined;
+    for (const q of r.qualities) {
+      const s = q.trim();
+      const n = INT_RE.test(s) ? Number(s) : NaN;
+      if (!isQualityCode(n)) {
+        this.out.reject(
+          position,
+          ErrorCode.BAD_VALUE,
+          `ReadingQuality ${JSON.stringify(s)} is not an ESPI quality code`,
+          meter,
+        );
+        return;
+      }
+      // Several ReadingQuality elements: the first that is not "valid" describes the reading.
+      if (quality === undefined || (quality === 0 && n !== 0)) quality = n;
+    }
+    const item: ReadingInput = {
+      meterSerial: meter,
+      channel: interp.channel,
+      intervalStart: Number(start) * 1000,
+      intervalSeconds: duration,
+      value: interp.convert(v),
+      unit: interp.unit,
+    };
+    if (quality !== undefined) item.quality = quality;
+    this.out.add(item, position);
+  }
+}

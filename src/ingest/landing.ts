@@ -1,0 +1,297 @@
+/**
+ * Landing: a head-end file is registered, its bytes kept and hashed, and its readings parsed
+ * and staged as chunks — all in one transaction, so an acknowledged file is durable and a
+ * structurally bad one (truncated, wrong encoding, broken XML, a DTD, missing columns) is
+ * recorded as failed with nothing staged. The same content again is a duplicate. Chunk
+ * references go to the queue after the commit.
+ */
+import crypto from 'node:crypto';
+import { type ConnectionPool, type Transaction } from '@databases/pg';
+import { ErrorCode, isMeterdataError, MeterdataError, SqlState, sqlStateOf } from '../errors';
+import { type CommPath } from '../domain/topology';
+import { parserFor, type FormatName, FORMAT_NAMES } from './formats';
+import { type CsvProfile } from './formats/csv-profile';
+import { encodeChunk } from './chunk-codec';
+import {
+  completeFileReceipt,
+  fileIdBySha,
+  insertChunk,
+  insertFile,
+  insertFilePart,
+  insertRejections,
+} from '../storage/landing';
+import { type JobQueue, type ChunkRef } from './queue';
+import { sql } from '@databases/pg';
+
+export const PART_BYTES = 1 << 20;
+
+export interface ReceiveMeta {
+  source: string;
+  format: string;
+  profile?: CsvProfile | null;
+  meter?: string | null;
+  fileName?: string | null;
+  sourceSystem?: string | null;
+  commPath?: CommPath | null;
+  createdBy?: string | null;
+}
+
+export interface ReceiveOptions {
+  maxBytes: number;
+  chunkSize?: number;
+  keepRejections?: number;
+  queue?: JobQueue;
+}
+
+export interface ReceiveResult {
+  fileId: number;
+  duplicate: boolean;
+  status: 'received' | 'done' | 'failed';
+  chunks: number;
+  items: number;
+  parseRejected: number;
+  sizeBytes: number;
+  sha256: string;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/** Reads a byte stream once, hashing it and cutting it into parts, whatever its consumer does. */
+class Tee implements AsyncIterable<Buffer> {
+  readonly hash = crypto.createHash('sha256');
+  bytes = 0;
+  readonly parts: Buffer[] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
+
+  constructor(
+    src: AsyncIterable<Buffer | Uint8Array | string>,
+    private readonly maxBytes: number,
+  ) {
+    this.it = src[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<IteratorResult<Buffer>> {
+    const r = await this.it.next();
+    if (r.done) {
+      this.cut(true);
+      return { done: true, value: undefined };
+    }
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value);
+    this.bytes += b.length;
+    if (this.bytes > this.maxBytes) {
+      throw new MeterdataError(
+        ErrorCode.FILE_TOO_LARGE,
+        `file exceeds the ${this.maxBytes}-byte limit (MD_MAX_FILE_BYTES); split it or raise the limit`,
+      );
+    }
+    this.hash.update(b);
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    this.cut(false);
+    return { done: false, value: b };
+  }
+
+  private cut(final: boolean): void {
+    while (this.pendingBytes >= PART_BYTES || (final && this.pendingBytes > 0)) {
+      const all = Buffer.concat(this.pending);
+      const take = Math.min(PART_BYTES, all.length);
+      this.parts.push(all.subarray(0, take));
+      const rest = all.subarray(take);
+      this.pending = rest.length ? [rest] : [];
+      this.pendingBytes = rest.length;
+    }
+  }
+
+  /** Consumers may stop early (or fail); the landing still reads everything. */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return { next: () => this.next(), return: async () => ({ done: true, value: undefined }) };
+  }
+
+  async drain(): Promise<void> {
+    for (;;) if ((await this.next()).done) return;
+  }
+}
+
+class Duplicate extends Error {
+  constructor(readonly existingId: number) {
+    super('duplicate');
+  }
+}
+
+export function checkFormat(format: string): FormatName {
+  if (!(FORMAT_NAMES as readonly string[]).includes(format)) {
+    throw new MeterdataError(
+      ErrorCode.UNKNOWN_FORMAT,
+      `unknown format ${JSON.stringify(format)}; use one of ${FORMAT_NAMES.join(', ')}`,
+    );
+  }
+  return format as FormatName;
+}
+
+export async function receiveFile(
+  pool: ConnectionPool,
+  input: AsyncIterable<Buffer | Uint8Array | string>,
+  meta: ReceiveMeta,
+  opts: ReceiveOptions,
+): Promise<ReceiveResult> {
+  const format = checkFormat(meta.format);
+  const parse = parserFor(format, meta.profile ?? undefined); // validates the profile first
+  const keep = opts.keepRejections ?? 1000;
+  let result: ReceiveResult;
+  let shaSeen: string | null = null;
+  try {
+    result = await pool.tx(async (tx: Transaction) => {
+      const fileId = await insertFile(tx, {
+        source: meta.source,
+        sourceSystem: meta.sourceSystem,
+        commPath: meta.commPath,
+        format,
+        profile: meta.profile ?? null,
+        meterOverride: meta.meter,
+        fileName: meta.fileName,
+        createdBy: meta.createdBy,
+      });
+      const tee = new Tee(input, opts.maxBytes);
+      let partSeq = 0;
+      const flushParts = async () => {
+        while (tee.parts.length) await insertFilePart(tx, fileId, partSeq++, tee.parts.shift()!);
+      };
+      let chunks = 0;
+      let items = 0;
+      let parseRejected = 0;
+      let keptRejections = 0;
+      let structural: MeterdataError | null = null;
+      try {
+        for await (const chunk of parse(tee, {
+          chunkSize: opts.chunkSize,
+          meter: meta.meter ?? undefined,
+        })) {
+          await flushParts();
+          if (chunk.items.length) {
+            await insertChunk(
+              tx,
+              fileId,
+              chunks++,
+              chunk.items.length,
+              encodeChunk(chunk.items, chunk.positions),
+            );
+            items += chunk.items.length;
+          }
+          if (chunk.rejections.length) {
+            parseRejected += chunk.rejections.length;
+            if (keptRejections < keep) {
+              await insertRejections(tx, fileId, chunk.rejections, keep - keptRejections);
+              keptRejections += Math.min(chunk.rejections.length, keep - keptRejections);
+            }
+          }
+        }
+      } catch (err) {
+        if (!isMeterdataError(err) || err.code === ErrorCode.FILE_TOO_LARGE) throw err;
+        structural = err;
+      }
+      await tee.drain();
+      await flushParts();
+      const sha256 = tee.hash.digest('hex');
+      shaSeen = sha256;
+      const existing = await fileIdBySha(tx, sha256);
+      if (existing !== null) throw new Duplicate(existing);
+      if (structural) {
+        // Keep the file and the reason, but none of its readings.
+        await tx.query(sql`DELETE FROM ingest_chunk WHERE file_id = ${fileId}`);
+        await tx.query(sql`DELETE FROM ingest_rejection WHERE file_id = ${fileId}`);
+        const where = describePosition(structural.message, structural.details);
+        await completeFileReceipt(tx, fileId, {
+          sha256,
+          sizeBytes: tee.bytes,
+          status: 'failed',
+          batchId: null,
+          chunksTotal: 0,
+          itemsTotal: 0,
+          parseRejected: 0,
+          errorCode: structural.code,
+          errorMessage: structural.message + where,
+        });
+        return {
+          fileId,
+          duplicate: false,
+          status: 'failed' as const,
+          chunks: 0,
+          items: 0,
+          parseRejected: 0,
+          sizeBytes: tee.bytes,
+          sha256,
+          errorCode: structural.code,
+          errorMessage: structural.message + where,
+        };
+      }
+      const [batch] = await tx.query(sql`
+        INSERT INTO ingest_batch (source, format, created_by, source_system, comm_path, file_id, received_at)
+        SELECT source, format, created_by, source_system, comm_path, id, received_at FROM ingest_file WHERE id = ${fileId}
+        RETURNING id`);
+      const status = chunks === 0 ? ('done' as const) : ('received' as const);
+      await completeFileReceipt(tx, fileId, {
+        sha256,
+        sizeBytes: tee.bytes,
+        status,
+        batchId: Number(batch.id),
+        chunksTotal: chunks,
+        itemsTotal: items,
+        parseRejected,
+      });
+      return {
+        fileId,
+        duplicate: false,
+        status,
+        chunks,
+        items,
+        parseRejected,
+        sizeBytes: tee.bytes,
+        sha256,
+      };
+    });
+  } catch (err) {
+    if (err instanceof Duplicate) return duplicateResult(pool, err.existingId);
+    if (sqlStateOf(err) === SqlState.UNIQUE_VIOLATION && shaSeen) {
+      // The same content landed concurrently and the other upload committed first.
+      const id = await fileIdBySha(pool, shaSeen);
+      if (id !== null) return duplicateResult(pool, id);
+    }
+    throw err;
+  }
+  if (opts.queue && result.chunks > 0) {
+    const refs: ChunkRef[] = Array.from({ length: result.chunks }, (_, seq) => ({
+      fileId: result.fileId,
+      seq,
+    }));
+    await opts.queue.publish(refs);
+  }
+  return result;
+}
+
+async function duplicateResult(pool: ConnectionPool, id: number): Promise<ReceiveResult> {
+  const [f] = await pool.query(sql`
+    SELECT id, status, chunks_total, items_total, parse_rejected, size_bytes, sha256, error_code, error_message
+    FROM ingest_file WHERE id = ${id}`);
+  return {
+    fileId: Number(f.id),
+    duplicate: true,
+    status: f.status === 'failed' ? 'failed' : f.status === 'done' ? 'done' : 'received',
+    chunks: Number(f.chunks_total ?? 0),
+    items: Number(f.items_total ?? 0),
+    parseRejected: Number(f.parse_rejected),
+    sizeBytes: Number(f.size_bytes),
+    sha256: f.sha256,
+    ...(f.error_code ? { errorCode: f.error_code, errorMessage: f.error_message } : {}),
+  };
+}
+
+/** " (line 12, byte 345)" unless the message already says where. */
+function describePosition(message: string, details: Record<string, unknown> | undefined): string {
+  if (!details || /\bline\b|\bbyte\b/.test(message)) return '';
+  const parts: string[] = [];
+  if (typeof details.line === 'number') parts.push(`line ${details.line}`);
+  if (typeof details.byteOffset === 'number') parts.push(`byte ${details.byteOffset}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}

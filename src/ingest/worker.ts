@@ -1,0 +1,191 @@
+/**
+ * Ingest workers: take chunk references from the queue, commit the chunk's readings and its
+ * "done" mark in one PostgreSQL transaction, then acknowledge. A redelivered chunk that is
+ * already done is acknowledged without writing; one that keeps failing is dead-lettered and
+ * its file marked failed. Any number of workers, in any number of processes, share the work.
+ */
+import os from 'node:os';
+import { type ConnectionPool } from '@databases/pg';
+import { type Logger } from '../logger';
+import { groupIntoPatches } from '../domain/readings';
+import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
+import {
+  countDelivery,
+  finishFileIfComplete,
+  insertRejections,
+  lockChunk,
+  readChunk,
+  markChunkDead,
+  markChunkDone,
+  markFileProcessing,
+  markPublished,
+  unqueuedChunks,
+} from '../storage/landing';
+import { decodeChunk } from './chunk-codec';
+import { MeterResolver, validateItems } from './readings';
+import { type Delivery, type JobQueue } from './queue';
+import { sql } from '@databases/pg';
+
+export interface WorkerOptions {
+  name?: string;
+  /** deliveries after which a chunk is dead-lettered */
+  maxDeliveries?: number;
+  clockToleranceSeconds?: number;
+  keepRejections?: number;
+  /** how long a take() waits for work */
+  blockMs?: number;
+  /** seconds after which staged chunks that never reached the queue are published again */
+  republishAfterSeconds?: number;
+  now?: () => number;
+}
+
+export type ChunkOutcome = 'done' | 'skipped' | 'dead';
+
+export class IngestWorker {
+  readonly name: string;
+  private readonly maxDeliveries: number;
+  private readonly resolvers = new Map<number, MeterResolver>();
+  private readonly batchIds = new Map<number, number>();
+  private stopping = false;
+  private lastSweep = 0;
+
+  constructor(
+    private readonly pool: ConnectionPool,
+    private readonly queue: JobQueue,
+    private readonly logger: Logger,
+    private readonly opts: WorkerOptions = {},
+  ) {
+    this.name =
+      opts.name ?? `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.maxDeliveries = opts.maxDeliveries ?? 5;
+  }
+
+  /** Processes one delivery; throws when the chunk must be retried later. */
+  async handle(d: Delivery): Promise<ChunkOutcome> {
+    const log = this.logger.child({ fileId: d.fileId, chunk: d.seq, worker: this.name });
+    const deliveries = await countDelivery(this.pool, d.fileId, d.seq);
+    if (deliveries === 0) {
+      // Already done (or dead): a redelivery after a crash between commit and acknowledge.
+      await this.queue.ack(d);
+      return 'skipped';
+    }
+    if (deliveries > this.maxDeliveries) {
+      const reason = `delivered ${deliveries - 1} times without success`;
+      await markChunkDead(this.pool, d.fileId, d.seq, reason);
+      await this.queue.deadLetter(d, reason);
+      log.error({ deliveries }, 'chunk dead-lettered');
+      return 'dead';
+    }
+    await markFileProcessing(this.pool, d.fileId);
+    const batchId = await this.batchOf(d.fileId);
+    const resolver = this.resolverFor(d.fileId);
+    // Everything that reads outside the chunk's transaction happens first: the embedded
+    // database has a single connection, so nothing may wait on the pool while a transaction
+    // holds it.
+    const staged = await readChunk(this.pool, d.fileId, d.seq);
+    let outcome: ChunkOutcome = 'skipped';
+    if (staged && staged.status === 'pending' && staged.payload) {
+      const { items, positions } = decodeChunk(staged.payload);
+      const { ok, rejections } = await validateItems(resolver, items, {
+        now: this.opts.now ? this.opts.now() : Date.now(),
+        clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,
+        indexes: positions,
+      });
+      const patches = groupIntoPatches(ok);
+      await ensurePartitions(
+        this.pool,
+        patches.map((p) => p.day),
+      );
+      outcome = await retryOnConflict(() =>
+        this.pool.tx(async (tx) => {
+          const chunk = await lockChunk(tx, d.fileId, d.seq);
+          if (!chunk || chunk.status !== 'pending') return 'skipped' as const;
+          const c = await writePatches(this.pool, patches, batchId, { tx });
+          await insertRejections(tx, d.fileId, rejections, this.opts.keepRejections ?? 1000);
+          await markChunkDone(
+            tx,
+            d.fileId,
+            d.seq,
+            { ...c, rejected: rejections.length },
+            this.name,
+          );
+          return 'done' as const;
+        }),
+      );
+    }
+    await this.queue.ack(d);
+    if (await finishFileIfComplete(this.pool, d.fileId)) {
+      log.info('file done');
+      this.resolvers.delete(d.fileId);
+      this.batchIds.delete(d.fileId);
+    }
+    return outcome;
+  }
+
+  private resolverFor(fileId: number): MeterResolver {
+    let r = this.resolvers.get(fileId);
+    if (!r) {
+      if (this.resolvers.size > 8) this.resolvers.clear();
+      r = new MeterResolver(this.pool);
+      this.resolvers.set(fileId, r);
+    }
+    return r;
+  }
+
+  private async batchOf(fileId: number): Promise<number> {
+    let b = this.batchIds.get(fileId);
+    if (b === undefined) {
+      const [row] = await this.pool.query(
+        sql`SELECT batch_id FROM ingest_file WHERE id = ${fileId}`,
+      );
+      b = Number(row.batch_id);
+      this.batchIds.set(fileId, b);
+    }
+    return b;
+  }
+
+  /** Publishes staged chunks whose reference never reached the queue (it was down). */
+  async sweep(): Promise<number> {
+    const refs = await unqueuedChunks(this.pool, this.opts.republishAfterSeconds ?? 10, 1000);
+    if (refs.length) {
+      await this.queue.publish(refs);
+      await markPublished(this.pool, refs);
+    }
+    return refs.length;
+  }
+
+  /** Takes and processes deliveries until stop() is called or `until` returns true. */
+  async run(until?: () => boolean | Promise<boolean>): Promise<void> {
+    const blockMs = this.opts.blockMs ?? 1000;
+    while (!this.stopping) {
+      if (until && (await until())) return;
+      if (Date.now() - this.lastSweep > 5000) {
+        this.lastSweep = Date.now();
+        await this.sweep().catch((err) => this.logger.warn({ err }, 'republish sweep failed'));
+      }
+      let batch: Delivery[];
+      try {
+        batch = await this.queue.take(this.name, 1, blockMs);
+      } catch (err) {
+        this.logger.warn({ err }, 'queue unavailable; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      for (const d of batch) {
+        try {
+          await this.handle(d);
+        } catch (err) {
+          // Not acknowledged: the entry is taken again after the claim timeout / lease.
+          this.logger.error(
+            { err, fileId: d.fileId, chunk: d.seq },
+            'chunk failed; will be retried',
+          );
+        }
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+}

@@ -1,0 +1,206 @@
+import { sql } from '@databases/pg';
+import { receiveFile } from '../../src/ingest/landing';
+import { IngestWorker } from '../../src/ingest/worker';
+import { type JobQueue } from '../../src/ingest/queue';
+import { filesByIds, fileRejections } from '../../src/storage/landing';
+import { upsertTopology } from '../../src/storage/topology';
+import { silentLogger } from '../../src/logger';
+import { ErrorCode } from '../../src/errors';
+import { openTestDatabase, type TestDatabase } from '../helpers/db';
+import { smallTopology } from '../helpers/fixtures';
+import { testQueue } from '../helpers/queue';
+
+let db: TestDatabase;
+let queue: JobQueue;
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  await upsertTopology(db.pool, smallTopology());
+  queue = testQueue(db.pool);
+});
+afterAll(async () => {
+  await queue.close();
+  await db.close();
+});
+
+const HEADER = 'meter_serial,channel,interval_start,interval_seconds,value,unit\n';
+
+function csv(day: string, n: number, value: (i: number) => string, serial = 'M-2'): string {
+  let s = HEADER;
+  const t0 = Date.parse(`${day}T00:00:00Z`);
+  for (let i = 0; i < n; i++) {
+    s += `${serial},delivered,${new Date(t0 + i * 900_000).toISOString().replace('.000Z', 'Z')},900,${value(i)},kWh\n`;
+  }
+  return s;
+}
+
+async function* bytes(s: string | Buffer, piece = 4096): AsyncGenerator<Buffer> {
+  const b = Buffer.from(s);
+  for (let i = 0; i < b.length; i += piece) yield b.subarray(i, i + piece);
+}
+
+async function storedCount(meterSerial: string): Promise<number> {
+  const [r] = await db.pool.query(sql`
+    SELECT coalesce(sum(cardinality(array_remove(vals, NULL))), 0)::int AS n
+    FROM reading_day d JOIN meter m ON m.id = d.meter_id WHERE m.serial = ${meterSerial}`);
+  return r.n;
+}
+
+async function drain(workers: IngestWorker[], fileId: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const done = async () => {
+    const [f] = await filesByIds(db.pool, [fileId]);
+    return f!.status === 'done' || f!.status === 'failed' || Date.now() > deadline;
+  };
+  await Promise.all(workers.map((w) => w.run(done)));
+}
+
+const worker = (name: string) =>
+  new IngestWorker(db.pool, queue, silentLogger, { name, blockMs: 100, maxDeliveries: 3 });
+
+test('a file is landed, chunked, processed by the worker, and counted exactly', async () => {
+  const body = csv('2025-06-01', 96, (i) => (i / 10).toFixed(1));
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, chunkSize: 30, queue },
+  );
+  expect(r).toMatchObject({ duplicate: false, status: 'received', chunks: 4, items: 96 });
+  await drain([worker('w1')], r.fileId);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({
+    status: 'done',
+    accepted: 96,
+    unchanged: 0,
+    changed: 0,
+    rejected: 0,
+    chunksTotal: 4,
+    chunksDone: 4,
+  });
+  expect(f!.sizeBytes).toBe(Buffer.byteLength(body));
+  expect(await storedCount('M-2')).toBe(96);
+
+  const again = await receiveFile(
+    db.pool,
+    bytes(body, 100),
+    { source: 'other', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  expect(again).toMatchObject({ duplicate: true, fileId: r.fileId });
+  expect(await storedCount('M-2')).toBe(96);
+});
+
+test('row-level errors are reported with their line numbers and the rest is kept', async () => {
+  let body = csv('2025-06-02', 8, () => '1.5');
+  const lines = body.trimEnd().split('\n');
+  lines[3] = lines[3]!.replace(',1.5,', ',NaN,');
+  lines[5] = lines[5]!.replace('M-2,', 'NOPE,');
+  body = lines.join('\n') + '\n';
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  await drain([worker('w1')], r.fileId);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ status: 'done', accepted: 6, rejected: 2 });
+  const rej = await fileRejections(db.pool, r.fileId, 10);
+  expect(rej.map((x) => [x.position, x.code])).toEqual([
+    [4, ErrorCode.BAD_VALUE],
+    [6, ErrorCode.UNKNOWN_METER],
+  ]);
+});
+
+test('a structurally bad file is recorded as failed with nothing staged or stored', async () => {
+  const before = await storedCount('M-2');
+  const body =
+    'meter_serial,channel,interval_start,value,unit\nM-2,delivered,2025-06-03T00:00:00Z,1,kWh\n';
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  expect(r.status).toBe('failed');
+  expect(r.errorCode).toBe(ErrorCode.MISSING_COLUMN);
+  const [{ n }] = await db.pool.query(
+    sql`SELECT count(*)::int AS n FROM ingest_chunk WHERE file_id = ${r.fileId}`,
+  );
+  expect(n).toBe(0);
+  expect(await storedCount('M-2')).toBe(before);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ status: 'failed', errorCode: ErrorCode.MISSING_COLUMN, accepted: 0 });
+});
+
+test('a file over the size limit is refused and nothing is registered', async () => {
+  const [{ n: before }] = await db.pool.query(sql`SELECT count(*)::int AS n FROM ingest_file`);
+  await expect(
+    receiveFile(
+      db.pool,
+      bytes(csv('2025-06-04', 96, () => '1')),
+      { source: 'test', format: 'csv' },
+      { maxBytes: 1000, queue },
+    ),
+  ).rejects.toMatchObject({ code: ErrorCode.FILE_TOO_LARGE });
+  const [{ n: after }] = await db.pool.query(sql`SELECT count(*)::int AS n FROM ingest_file`);
+  expect(after).toBe(before);
+});
+
+test('two workers share one file: exact counts, no reading written twice', async () => {
+  const body =
+    csv('2025-06-05', 96, (i) => String(i)) +
+    csv('2025-06-05', 96, (i) => String(i), 'M-1').slice(HEADER.length);
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, chunkSize: 10, queue },
+  );
+  expect(r.chunks).toBe(20);
+  await drain([worker('a'), worker('b')], r.fileId);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ status: 'done', accepted: 192, unchanged: 0, changed: 0, rejected: 0 });
+  const [{ workers }] = await db.pool.query(
+    sql`SELECT count(DISTINCT worker)::int AS workers FROM ingest_chunk WHERE file_id = ${r.fileId}`,
+  );
+  expect(workers).toBeGreaterThanOrEqual(1);
+  const [{ h }] = await db.pool.query(sql`SELECT count(*)::int AS h FROM reading_history`);
+  expect(h).toBe(0);
+});
+
+test('a redelivered chunk that is already done writes and counts nothing', async () => {
+  const body = csv('2025-06-06', 4, () => '2');
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  const w = worker('w1');
+  await drain([w], r.fileId);
+  expect(await w.handle({ id: '', fileId: r.fileId, seq: 0 })).toBe('skipped');
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ accepted: 4, unchanged: 0 });
+});
+
+test('a poison chunk is dead-lettered after the maximum deliveries and its file fails', async () => {
+  const body = csv('2025-06-07', 4, () => '3');
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  await db.pool.query(
+    sql`UPDATE ingest_chunk SET payload = ${Buffer.from('not json')} WHERE file_id = ${r.fileId}`,
+  );
+  await drain([worker('w1')], r.fileId);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ status: 'failed', errorCode: 'DEAD_LETTER' });
+  const [c] = await db.pool.query(
+    sql`SELECT status, deliveries FROM ingest_chunk WHERE file_id = ${r.fileId}`,
+  );
+  expect(c).toMatchObject({ status: 'dead', deliveries: 4 });
+}, 60_000);
