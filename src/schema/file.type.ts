@@ -2,7 +2,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { CommPathEnum } from './enums';
-import { type PageInfo } from './paging';
+import { PageInfo } from './paging';
 
 export enum FileStatusEnum {
   RECEIVED = 'received',
@@ -131,7 +131,7 @@ export class IngestFileConnection {
   @Field(() => [IngestFile])
   nodes!: IngestFile[];
 
-  @Field()
+  @Field(() => PageInfo)
   pageInfo!: PageInfo;
 }
 

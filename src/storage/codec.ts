@@ -21,6 +21,22 @@ export function realArrayLiteral(vals: ReadonlyArray<number | null>): string {
   return s + '}';
 }
 
+/**
+ * Parses PostgreSQL's text form of a one-dimensional real[] ('{1.5,NULL,2}'). The driver's
+ * generic array parser walks every character; a split is several times faster, and a
+ * meter-month is 2,976 of these.
+ */
+export function parseRealArray(text: string): Array<number | null> {
+  if (text.length <= 2) return [];
+  const parts = text.slice(1, -1).split(',');
+  const out = new Array<number | null>(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    out[i] = p === 'NULL' ? null : +p;
+  }
+  return out;
+}
+
 export function intArrayLiteral(vals: ReadonlyArray<number> | null): string | null {
   return vals ? `{${vals.join(',')}}` : null;
 }
@@ -48,7 +64,8 @@ export interface DayRowRecord {
   meter_id: number;
   channel: number;
   day: Date | string;
-  vals: Array<number | null>;
+  /** real[] as text (see parseRealArray) */
+  vals: string;
   quality: Buffer;
   batches: number[];
   batch_idx: Buffer | null;
@@ -62,10 +79,10 @@ export function decodeDayRow(r: DayRowRecord): DayRow {
     meterId: Number(r.meter_id),
     channel: r.channel as 1 | 2,
     day: dateToEpochDay(r.day),
-    vals: r.vals,
+    vals: parseRealArray(r.vals),
     quality: new Uint8Array(r.quality),
     batches: r.batches.map(Number),
-    batchIdx: decodeBatchIdx(r.batch_idx, r.vals.length),
+    batchIdx: decodeBatchIdx(r.batch_idx, r.quality.length),
     versions: r.versions,
     veeFlags: r.vee_flags,
     version: r.version,

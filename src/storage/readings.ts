@@ -64,7 +64,7 @@ export function forgetPartitions(pool: ConnectionPool): void {
   knownMonths.delete(pool);
 }
 
-const DAY_COLUMNS = sql`meter_id, channel, (day - DATE '1970-01-01') AS day, vals, quality, batches, batch_idx, versions, vee_flags, version`;
+const DAY_COLUMNS = sql`meter_id, channel, (day - DATE '1970-01-01') AS day, vals::text AS vals, quality, batches, batch_idx, versions, vee_flags, version`;
 
 async function selectDaysForUpdate(
   tx: Queryable,
