@@ -5,17 +5,12 @@
  */
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { type Channel, channelCode } from '../domain/channel';
-import { DAY_MS, type DayRow } from '../domain/readings';
+import { type DayRow } from '../domain/readings';
 import { buildSeries, type Resolution, rollup, type Series } from '../domain/series';
 import { type Context } from '../context';
 import { ErrorCode, MeterdataError } from '../errors';
-import { readDays, readDaysForMeters, readHistory, readInstant } from '../storage/readings';
-import {
-  listMeters,
-  type MeterFilter,
-  type MeterRecord,
-  type TransformerRecord,
-} from '../storage/topology';
+import { readDays, readDaysForMeters, readHistory, readInstantScope } from '../storage/readings';
+import { type MeterRecord, type TransformerRecord } from '../storage/topology';
 import { ChannelEnum, ResolutionEnum } from '../schema/enums';
 import { Meter } from '../schema/meter.type';
 import { DateTimeScalar } from '../schema/scalars';
@@ -292,56 +287,36 @@ export class InstantResolver {
         'give at most one of transformerCode and feederCode',
       );
     }
-    const scope: MeterFilter = {};
-    if (transformerCode != null)
-      scope.transformerIds = [await nodeId(ctx, 'transformer', transformerCode)];
-    if (feederCode != null) scope.feederIds = [await nodeId(ctx, 'feeder', feederCode)];
-    const scoped = transformerCode != null || feederCode != null;
-
+    const transformerId =
+      transformerCode != null ? await nodeId(ctx, 'transformer', transformerCode) : null;
+    const feederId = feederCode != null ? await nodeId(ctx, 'feeder', feederCode) : null;
     const step = intervalSeconds * 1000;
     const atMs = Math.floor(at.getTime() / step) * step;
-    const day = Math.floor(atMs / DAY_MS);
-    const index = (atMs - day * DAY_MS) / step;
-
-    const { meters: all } = await listMeters(ctx.pool, scope, Number.MAX_SAFE_INTEGER - 1, null);
-    const meters = all.filter(
-      (m) =>
-        m.intervalSeconds === intervalSeconds &&
-        m.channels.includes(channel) &&
-        m.installedAt.getTime() <= atMs &&
-        (m.removedAt === null || atMs < m.removedAt.getTime()),
-    );
-    const readings = meters.length
-      ? await readInstant(
-          ctx.pool,
-          day,
-          channelCode(channel),
-          intervalSeconds,
-          index,
-          scoped ? meters.map((m) => m.id) : null,
-        )
-      : [];
-    const byMeter = new Map(readings.map((r) => [r.meterId, r]));
-    const values: Array<number | null> = [];
-    const quality: Array<number | null> = [];
+    const rows = await readInstantScope(ctx.pool, {
+      atMs,
+      channel,
+      intervalSeconds,
+      transformerId,
+      feederId,
+    });
+    const values: Array<number | null> = new Array(rows.length);
+    const quality: Array<number | null> = new Array(rows.length);
     let reporting = 0;
     let total: number | null = null;
-    for (const m of meters) {
-      const r = byMeter.get(m.id);
-      const v = r?.value ?? null;
-      values.push(v);
-      quality.push(v === null ? null : qualityOut(r!.quality));
-      if (v !== null) {
+    rows.forEach((r, i) => {
+      values[i] = r.value;
+      quality[i] = r.value === null ? null : qualityOut(r.quality!);
+      if (r.value !== null) {
         reporting++;
-        total = (total ?? 0) + v;
+        total = (total ?? 0) + r.value;
       }
-    }
+    });
     return {
       at: new Date(atMs),
       intervalSeconds,
       channel,
-      meterIds: meters.map((m) => m.id),
-      serials: meters.map((m) => m.serial),
+      meterIds: rows.map((r) => r.meterId),
+      serials: rows.map((r) => r.serial),
       values,
       quality,
       total,

@@ -257,26 +257,6 @@ export async function readDays(
   return rows.map((r) => decodeDayRow({ ...r, day: epochDayToDate(Number(r.day)) }));
 }
 
-/** Values and quality of many meters at one interval (index i of the given day). */
-export async function readInstant(
-  db: Queryable,
-  day: number,
-  channel: 1 | 2,
-  intervalSeconds: number,
-  index: number,
-  meterIds: readonly number[] | null,
-): Promise<Array<{ meterId: number; value: number | null; quality: number }>> {
-  const n = 86400 / intervalSeconds;
-  const filter = meterIds ? sql`AND meter_id = ANY(${meterIds}::bigint[])` : sql``;
-  const rows: Array<{ meter_id: number; v: number | null; q: number }> = await db.query(sql`
-    SELECT meter_id, vals[${index + 1}] AS v, get_byte(quality, ${index}) AS q
-    FROM reading_day
-    WHERE day = ${epochDayToDate(day)}::date AND channel = ${channel}
-      AND cardinality(vals) = ${n} ${filter}
-    ORDER BY meter_id`);
-  return rows.map((r) => ({ meterId: Number(r.meter_id), value: r.v, quality: r.q }));
-}
-
 /** Day rows of many meters over a day range (a transformer's meters over a month). */
 export async function readDaysForMeters(
   db: Queryable,
@@ -365,4 +345,55 @@ export async function finishBatch(
     SET accepted = ${c.accepted}, unchanged = ${c.unchanged}, changed = ${c.changed},
         rejected = ${c.rejected}, finished_at = now()
     WHERE id = ${id}`);
+}
+
+export interface InstantRow {
+  meterId: number;
+  serial: string;
+  value: number | null;
+  quality: number | null;
+}
+
+/**
+ * Every meter in scope that was installed at `atMs`, has the channel and the interval length,
+ * with its reading at that interval (null when it did not report) — one query, meters in id
+ * order. Scope: all meters, one transformer, or one feeder.
+ */
+export async function readInstantScope(
+  db: Queryable,
+  q: {
+    atMs: number;
+    channel: 'delivered' | 'received';
+    intervalSeconds: number;
+    transformerId?: number | null;
+    feederId?: number | null;
+  },
+): Promise<InstantRow[]> {
+  const day = Math.floor(q.atMs / 86_400_000);
+  const index = (q.atMs - day * 86_400_000) / (q.intervalSeconds * 1000);
+  const code = q.channel === 'delivered' ? 1 : 2;
+  const scope =
+    q.transformerId != null
+      ? sql`AND sp.transformer_id = ${q.transformerId}`
+      : q.feederId != null
+        ? sql`AND sp.transformer_id IN (SELECT id FROM transformer WHERE feeder_id = ${q.feederId})`
+        : sql``;
+  const at = new Date(q.atMs);
+  const rows: Array<{ id: number; serial: string; v: number | null; q: number | null }> =
+    await db.query(sql`
+      SELECT m.id, m.serial, r.vals[${index + 1}] AS v,
+             CASE WHEN r.vals[${index + 1}] IS NULL THEN NULL ELSE get_byte(r.quality, ${index}) END AS q
+      FROM meter m
+      JOIN service_point sp ON sp.id = m.service_point_id
+      LEFT JOIN reading_day r
+        ON r.meter_id = m.id AND r.channel = ${code} AND r.day = ${epochDayToDate(day)}::date
+      WHERE m.interval_seconds = ${q.intervalSeconds} AND ${q.channel} = ANY(m.channels)
+        AND m.installed_at <= ${at} AND (m.removed_at IS NULL OR m.removed_at > ${at}) ${scope}
+      ORDER BY m.id`);
+  return rows.map((r) => ({
+    meterId: Number(r.id),
+    serial: r.serial,
+    value: r.v,
+    quality: r.q,
+  }));
 }
