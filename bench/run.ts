@@ -1,0 +1,616 @@
+/**
+ * `npm run bench`: makes a fault-free simulated fleet, starts its own PostgreSQL 15, and in one
+ * run measures ingest, storage, meter-month reads over GraphQL and many-meters reads, for
+ * meterdata and for a naive row-per-reading baseline (psql \copy, PostGraphile v4). Prints a
+ * table and writes bench/out/report-<timestamp>.json. See docs/benchmark.md.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql, type ConnectionPool } from '@databases/pg';
+import { parseArgs, USAGE, type BenchOptions } from './args';
+import {
+  checkInterrupted,
+  cleanupAll,
+  onCleanup,
+  runOk,
+  startService,
+  type Service,
+} from './children';
+import { writeFleet, type Fleet } from './data';
+import {
+  GraphqlClient,
+  type LoadResult,
+  type LoadSide,
+  runInterleaved,
+  runSequential,
+  waitForGraphql,
+} from './load';
+import { copyCommand, naiveInstant, naiveSchemaSql, naiveTransformerSeries } from './naive';
+import { createDatabase, pool, psql, relationBytes, startCluster, type Cluster } from './postgres';
+import {
+  computeTargets,
+  isError,
+  ratio,
+  renderTable,
+  writeReport,
+  type IngestSide,
+  type Maybe,
+  type Report,
+  type Sequential,
+  type StorageSide,
+} from './report';
+import { freePort, log, ms, packageRoot, Prng, round, summarize } from './util';
+
+const OURS_DB = 'bench_ours';
+const NAIVE_DB = 'bench_naive';
+const DAY_MS = 86_400_000;
+
+const Q_METER_MONTH = `query($s: String!, $from: DateTime!, $to: DateTime!) {
+  meter(serial: $s) { series(from: $from, to: $to) { start intervalSeconds values quality } } }`;
+const Q_INSTANT = `query($at: DateTime!) { instant(at: $at) { reporting total values } }`;
+const Q_TRANSFORMER = `query($c: String!, $from: DateTime!, $to: DateTime!) {
+  transformer(code: $c) { series(from: $from, to: $to) { total meters { values } } } }`;
+
+const iso = (msec: number) => new Date(msec).toISOString().replace('.000Z', 'Z');
+
+interface Ctx {
+  opts: BenchOptions;
+  root: string;
+  tmp: string;
+  logs: string;
+  cluster: Cluster;
+  fleet: Fleet;
+  report: Report;
+  /** the meter-month window: the first min(days, 31) days */
+  window: { from: number; to: number; intervals: number };
+}
+
+/** Runs one step; on failure records the error and returns it instead of throwing. */
+async function step<T>(ctx: Ctx, name: string, fn: () => Promise<T>): Promise<Maybe<T>> {
+  const t = process.hrtime.bigint();
+  checkInterrupted();
+  log(`${name} …`);
+  try {
+    const v = await fn();
+    ctx.report.timings[name] = round(ms(t) / 1000, 2);
+    ctx.report.loadAverage[name] = round(os.loadavg()[0]!, 2);
+    log(`${name} done (${(ms(t) / 1000).toFixed(1)} s)`);
+    return v;
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    ctx.report.timings[name] = round(ms(t) / 1000, 2);
+    ctx.report.errors.push(`${name}: ${msg}`);
+    log(`${name} FAILED: ${msg}`);
+    return { error: msg };
+  }
+}
+
+function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
+  delete env.NODE_ENV;
+  delete env.REDIS_URL;
+  return env;
+}
+
+function cli(ctx: Ctx, args: string[], databaseUrl: string) {
+  return runOk(process.execPath, [path.join(ctx.root, 'bin', 'meterdata.js'), ...args], {
+    cwd: ctx.tmp,
+    env: childEnv(databaseUrl),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. ingest
+
+async function naiveIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
+  await db.query(sql`CHECKPOINT`);
+  const r = await psql(ctx.cluster, NAIVE_DB, copyCommand(ctx.fleet.csvFile));
+  const [{ n }] = await db.query(sql`SELECT count(*)::int AS n FROM readings_naive`);
+  if (n !== ctx.fleet.readings) {
+    throw new Error(`naive table holds ${n} rows after \\copy, expected ${ctx.fleet.readings}`);
+  }
+  return {
+    readings: ctx.fleet.readings,
+    wallMs: round(r.ms, 1),
+    readingsPerSecond: Math.round(ctx.fleet.readings / (r.ms / 1000)),
+  };
+}
+
+async function oursIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
+  await db.query(sql`CHECKPOINT`);
+  const r = await cli(ctx, ['ingest', ctx.fleet.csvFile, '--json'], ctx.cluster.urlFor(OURS_DB));
+  fs.writeFileSync(path.join(ctx.logs, 'ingest.stderr.log'), r.stderr);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  let output: Record<string, unknown>;
+  try {
+    output = JSON.parse(line);
+  } catch {
+    throw new Error(
+      `ingest --json did not end with a JSON line: ${JSON.stringify(line.slice(0, 300))}`,
+    );
+  }
+  const accepted = Number(output.accepted);
+  if (accepted !== ctx.fleet.readings) {
+    log(`  WARNING: ingest reports accepted=${output.accepted}, the CSV has ${ctx.fleet.readings}`);
+  }
+  return {
+    readings: ctx.fleet.readings,
+    wallMs: round(r.ms, 1),
+    readingsPerSecond: Math.round(ctx.fleet.readings / (r.ms / 1000)),
+    output,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. storage
+
+async function storage(ctx: Ctx, db: ConnectionPool, tables: string[]): Promise<StorageSide> {
+  await db.query(sql`VACUUM ANALYZE`);
+  const b = await relationBytes(db, tables);
+  const counts = await Promise.all(
+    tables.map(
+      async (t) =>
+        (await db.query(sql`SELECT count(*)::float8 AS n FROM ${sql.ident(t)}`))[0].n as number,
+    ),
+  );
+  return {
+    ...b,
+    rows: counts.reduce((a, c) => a + c, 0),
+    bytesPerReading: round(b.bytes / ctx.fleet.readings, 3),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. and 4. reads over GraphQL
+
+async function startOurServer(ctx: Ctx): Promise<{ svc: Service; client: GraphqlClient }> {
+  const port = await freePort();
+  const logFile = path.join(ctx.logs, 'meterdata-serve.log');
+  const svc = startService(
+    'meterdata serve',
+    process.execPath,
+    [path.join(ctx.root, 'bin', 'meterdata.js'), 'serve', '--port', String(port)],
+    { cwd: ctx.tmp, env: childEnv(ctx.cluster.urlFor(OURS_DB)), logFile },
+  );
+  const endpoint = { port, path: '/graphql' };
+  await waitForGraphql(endpoint, {
+    timeoutMs: 60_000,
+    exited: svc.exited,
+    name: svc.name,
+    logFile,
+  });
+  return { svc, client: new GraphqlClient(endpoint, ctx.opts.clients) };
+}
+
+async function startPostgraphile(ctx: Ctx): Promise<{ svc: Service; client: GraphqlClient }> {
+  const bin = path.join(ctx.root, 'node_modules', 'postgraphile', 'cli.js');
+  if (!fs.existsSync(bin)) throw new Error(`${bin} not found (postgraphile@4 is a dev dependency)`);
+  // See postgraphile-graphql.ts: one graphql instance for the whole PostGraphile process.
+  const node = [process.execPath, '-r', path.join(__dirname, 'postgraphile-graphql.js'), bin];
+  const help = await runOk(node[0]!, [...node.slice(1), '--help']);
+  const partitioned = help.stdout.includes('--use-partitioned-parent');
+  const port = await freePort();
+  const logFile = path.join(ctx.logs, 'postgraphile.log');
+  const args = [
+    '--connection',
+    ctx.cluster.urlFor(NAIVE_DB),
+    '--schema',
+    'public',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--disable-query-log',
+    '--disable-graphiql',
+    ...(partitioned ? ['--use-partitioned-parent'] : []),
+  ];
+  const env = { ...process.env };
+  delete env.NODE_ENV;
+  delete env.DATABASE_URL;
+  const svc = startService('PostGraphile', node[0]!, [...node.slice(1), ...args], {
+    cwd: ctx.tmp,
+    env,
+    logFile,
+  });
+  const endpoint = { port, path: '/graphql' };
+  await waitForGraphql(endpoint, {
+    timeoutMs: 60_000,
+    exited: svc.exited,
+    name: svc.name,
+    logFile,
+  });
+  if (!partitioned) log('  postgraphile has no --use-partitioned-parent; partitions are exposed');
+  return { svc, client: new GraphqlClient(endpoint, ctx.opts.clients) };
+}
+
+/** Serials in a seeded random order, cycled through: random meters, the same on both sides. */
+function meterPicker(ctx: Ctx, salt: number): () => string {
+  const rng = new Prng(ctx.opts.seed * 7919 + salt);
+  return () => rng.pick(ctx.fleet.serials);
+}
+
+/** Checks one meter-month of ours; returns the load side (random meters, the same window). */
+async function oursMeterMonth(ctx: Ctx, client: GraphqlClient): Promise<LoadSide> {
+  const { from, to, intervals } = ctx.window;
+  const serial = ctx.fleet.serials[0]!;
+  const d = await client.query<{
+    meter: {
+      series: { start: string; intervalSeconds: number; values: unknown[]; quality: unknown[] };
+    };
+  }>(Q_METER_MONTH, { s: serial, from: iso(from), to: iso(to) });
+  const s = d.meter?.series;
+  if (!s || s.values.length !== intervals) {
+    throw new Error(
+      `meter(${serial}).series returned ${s?.values.length} values, expected ${intervals}`,
+    );
+  }
+  const present = s.values.filter((v) => v !== null).length;
+  if (present !== intervals) {
+    throw new Error(
+      `meter(${serial}).series has ${intervals - present} null values (no faults were injected)`,
+    );
+  }
+  const pick = meterPicker(ctx, 1);
+  const vars = { from: iso(from), to: iso(to) };
+  return {
+    name: 'meterdata',
+    client,
+    next: () => JSON.stringify({ query: Q_METER_MONTH, variables: { s: pick(), ...vars } }),
+  };
+}
+
+/** Checks PostGraphile's generated field and one meter-month; returns the load side. */
+async function postgraphileMeterMonth(
+  ctx: Ctx,
+  client: GraphqlClient,
+): Promise<LoadSide & { field: string }> {
+  const schema = await client.query<{
+    __schema: { queryType: { fields: Array<{ name: string; args: Array<{ name: string }> }> } };
+  }>('{ __schema { queryType { fields { name args { name } } } } }');
+  const field = schema.__schema.queryType.fields.find((f) => f.name === 'meterSeries');
+  const args = field?.args.map((a) => a.name) ?? [];
+  if (!field || !['serial', 'fromTs', 'toTs'].every((a) => args.includes(a))) {
+    const names = schema.__schema.queryType.fields.map((f) => f.name).join(', ');
+    throw new Error(
+      `PostGraphile has no Query.meterSeries(serial, fromTs, toTs) (fields: ${names})`,
+    );
+  }
+  const q = `query($s: String!, $from: Datetime!, $to: Datetime!) {
+  meterSeries(serial: $s, fromTs: $from, toTs: $to) { nodes { intervalStart value } } }`;
+  const { from, to, intervals } = ctx.window;
+  const serial = ctx.fleet.serials[0]!;
+  const d = await client.query<{
+    meterSeries: { nodes: Array<{ intervalStart: string; value: number }> };
+  }>(q, { s: serial, from: iso(from), to: iso(to) });
+  const n = d.meterSeries?.nodes.length;
+  if (n !== intervals) {
+    throw new Error(`meterSeries(${serial}) returned ${n} nodes, expected ${intervals}`);
+  }
+  const pick = meterPicker(ctx, 1);
+  const vars = { from: iso(from), to: iso(to) };
+  return {
+    name: 'PostGraphile',
+    client,
+    next: () => JSON.stringify({ query: q, variables: { s: pick(), ...vars } }),
+    field: `meterSeries(${args.join(', ')})`,
+  };
+}
+
+function instantPicker(ctx: Ctx): () => number {
+  const rng = new Prng(ctx.opts.seed * 104_729 + 2);
+  const n = ctx.fleet.days * (86_400 / ctx.fleet.intervalSeconds);
+  return () => ctx.fleet.startMs + rng.int(n) * ctx.fleet.intervalSeconds * 1000;
+}
+
+function transformerPicker(ctx: Ctx): () => { code: string; serials: string[] } {
+  const rng = new Prng(ctx.opts.seed * 1_299_709 + 3);
+  return () => rng.pick(ctx.fleet.transformers);
+}
+
+async function oursInstant(ctx: Ctx, client: GraphqlClient): Promise<Sequential> {
+  const at = ctx.fleet.startMs + 48 * ctx.fleet.intervalSeconds * 1000;
+  const d = await client.query<{
+    instant: { reporting: number; total: number; values: unknown[] };
+  }>(Q_INSTANT, { at: iso(at) });
+  if (d.instant?.reporting !== ctx.fleet.meters) {
+    log(
+      `  WARNING: instant(${iso(at)}).reporting = ${d.instant?.reporting}, fleet has ${ctx.fleet.meters} meters`,
+    );
+  }
+  const pick = instantPicker(ctx);
+  return runSequential(
+    client,
+    () => JSON.stringify({ query: Q_INSTANT, variables: { at: iso(pick()) } }),
+    ctx.opts.instantRequests,
+  );
+}
+
+async function oursTransformer(ctx: Ctx, client: GraphqlClient): Promise<Sequential> {
+  const { from, to, intervals } = ctx.window;
+  const tx = ctx.fleet.transformers[0]!;
+  const d = await client.query<{
+    transformer: { series: { total: unknown[]; meters: Array<{ values: unknown[] }> } };
+  }>(Q_TRANSFORMER, { c: tx.code, from: iso(from), to: iso(to) });
+  const s = d.transformer?.series;
+  if (!s || s.meters.length !== tx.serials.length || s.total.length !== intervals) {
+    throw new Error(
+      `transformer(${tx.code}).series returned ${s?.meters.length} meters × ${s?.total.length} totals, expected ${tx.serials.length} × ${intervals}`,
+    );
+  }
+  const pick = transformerPicker(ctx);
+  const vars = { from: iso(from), to: iso(to) };
+  return runSequential(
+    client,
+    () => JSON.stringify({ query: Q_TRANSFORMER, variables: { c: pick().code, ...vars } }),
+    ctx.opts.transformerRequests,
+  );
+}
+
+/** Context only: at most `count` queries and about `budgetMs` (the naive instant is slow). */
+async function sqlSequential(
+  count: number,
+  fn: () => Promise<unknown>,
+  budgetMs = 15_000,
+): Promise<Sequential> {
+  const lat: number[] = [];
+  const until = Date.now() + budgetMs;
+  for (let i = 0; i < count && (i < 5 || Date.now() < until); i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    lat.push(ms(t));
+  }
+  return { ...summarize(lat), errors: 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(argv: string[]): Promise<number> {
+  const opts = parseArgs(argv);
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const startMs = Date.parse(`${opts.start}T00:00:00Z`);
+  if (startMs + opts.days * DAY_MS > Date.now() - 3_600_000) {
+    throw new Error(
+      `--start ${opts.start} + ${opts.days} days reaches into the future: ingest rejects future intervals; pass an earlier --start`,
+    );
+  }
+  const root = packageRoot();
+  const started = new Date();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meterdata-bench-'));
+  fs.chmodSync(tmp, 0o755); // the postgres user must reach tmp/pg
+  // Registered first, so it runs last: after the servers and the cluster have stopped.
+  onCleanup(
+    'temporary directory',
+    async () => {
+      if (fs.existsSync(path.join(tmp, 'pg', 'data', 'postmaster.pid'))) {
+        log(`PostgreSQL in ${tmp}/pg may still be running: directory kept, stop it with pg_ctl`);
+      } else if (opts.keep) log(`kept ${tmp}`);
+      else fs.rmSync(tmp, { recursive: true, force: true });
+    },
+    () => {
+      const running = fs.existsSync(path.join(tmp, 'pg', 'data', 'postmaster.pid'));
+      if (!opts.keep && !running) fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  );
+  const logs = path.join(tmp, 'logs');
+  fs.mkdirSync(logs);
+  log(`working in ${tmp}`);
+
+  const windowDays = Math.min(opts.days, 31);
+  const report: Report = {
+    startedAt: started.toISOString(),
+    options: { ...opts },
+    environment: {
+      node: process.versions.node,
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    },
+    data: {},
+    ingest: {},
+    storage: {},
+    meterMonth: {},
+    manyMeters: {},
+    targets: [],
+    timings: {},
+    loadAverage: { start: round(os.loadavg()[0]!, 2) },
+    errors: [],
+  };
+  const outDir = path.join(root, 'bench', 'out');
+  let exitCode = 0;
+  try {
+    log(`simulating ${opts.meters} meters × ${opts.days} days (seed ${opts.seed}, no faults)`);
+    const tg = process.hrtime.bigint();
+    const fleet = await writeFleet(path.join(tmp, 'data'), opts);
+    report.timings.generate = round(ms(tg) / 1000, 2);
+    report.data = {
+      meters: fleet.meters,
+      days: fleet.days,
+      seed: opts.seed,
+      start: iso(fleet.startMs),
+      intervalSeconds: fleet.intervalSeconds,
+      readings: fleet.readings,
+      deliveredReadings: fleet.deliveredReadings,
+      transformers: fleet.transformers.length,
+      csvBytes: fleet.csvBytes,
+    };
+    log(
+      `wrote ${fleet.readings.toLocaleString('en-US')} readings (${(fleet.csvBytes / 2 ** 20).toFixed(0)} MiB CSV)`,
+    );
+
+    log('starting PostgreSQL');
+    const cluster = await startCluster(root, path.join(tmp, 'pg'));
+    report.environment.postgres = cluster.version;
+    report.environment.postgresSettings = cluster.settings;
+    const windowFrom = fleet.startMs;
+    const ctx: Ctx = {
+      opts,
+      root,
+      tmp,
+      logs,
+      cluster,
+      fleet,
+      report,
+      window: {
+        from: windowFrom,
+        to: windowFrom + windowDays * DAY_MS,
+        intervals: (windowDays * 86_400) / fleet.intervalSeconds,
+      },
+    };
+    report.meterMonth.window = {
+      from: iso(ctx.window.from),
+      to: iso(ctx.window.to),
+      intervals: ctx.window.intervals,
+    };
+
+    await createDatabase(cluster, NAIVE_DB);
+    await createDatabase(cluster, OURS_DB);
+    const naiveDb = pool(cluster.urlFor(NAIVE_DB), 2);
+    const oursDb = pool(cluster.urlFor(OURS_DB), 2);
+    try {
+      await step(ctx, 'naive schema', () =>
+        psql(cluster, NAIVE_DB, naiveSchemaSql(fleet.startMs, fleet.startMs + fleet.days * DAY_MS)),
+      );
+      const prepared = await step(ctx, 'meterdata migrate + topology import', async () => {
+        await cli(ctx, ['migrate'], cluster.urlFor(OURS_DB));
+        await cli(ctx, ['topology', 'import', fleet.topologyFile], cluster.urlFor(OURS_DB));
+      });
+
+      // 1. ingest
+      report.ingest.naive = await step(ctx, 'ingest: naive \\copy', () =>
+        naiveIngest(ctx, naiveDb),
+      );
+      // Untimed: otherwise autovacuum works through the freshly copied naive table while ours
+      // is being timed, on the same two cores.
+      await step(ctx, 'vacuum naive', () => naiveDb.query(sql`VACUUM ANALYZE`));
+      report.ingest.ours = isError(prepared)
+        ? prepared
+        : await step(ctx, 'ingest: meterdata ingest', () => oursIngest(ctx, oursDb));
+      report.ingest.ratio = ratio(
+        isError(report.ingest.ours) ? null : (report.ingest.ours?.readingsPerSecond ?? null),
+        isError(report.ingest.naive) ? null : (report.ingest.naive?.readingsPerSecond ?? null),
+      );
+
+      // 2. storage
+      report.storage.naive = await step(ctx, 'storage: naive', () =>
+        storage(ctx, naiveDb, ['readings_naive']),
+      );
+      report.storage.ours = isError(report.ingest.ours)
+        ? report.ingest.ours
+        : await step(ctx, 'storage: ours', () =>
+            storage(ctx, oursDb, ['reading_day', 'reading_history']),
+          );
+      report.storage.ratio = ratio(
+        isError(report.storage.ours) ? null : (report.storage.ours?.bytesPerReading ?? null),
+        isError(report.storage.naive) ? null : (report.storage.naive?.bytesPerReading ?? null),
+      );
+
+      // 3. + 4.: both servers up; ours answers the many-meters questions first, then the
+      // meter-month load alternates between the two.
+      const ours = await step(ctx, 'start meterdata serve', () => startOurServer(ctx));
+      let pg: Maybe<{ svc: Service; client: GraphqlClient }> | undefined;
+      try {
+        const oursSide = isError(ours)
+          ? ours
+          : await step(ctx, 'meter-month: check ours', () => oursMeterMonth(ctx, ours.client));
+        report.manyMeters.ours = isError(ours)
+          ? { instant: ours, transformerMonth: ours }
+          : {
+              instant: await step(ctx, 'instant: ours', () => oursInstant(ctx, ours.client)),
+              transformerMonth: await step(ctx, 'transformer month: ours', () =>
+                oursTransformer(ctx, ours.client),
+              ),
+            };
+        pg = await step(ctx, 'start PostGraphile', () => startPostgraphile(ctx));
+        const pgClient = isError(pg) ? pg : pg.client;
+        const pgSide = isError(pgClient)
+          ? pgClient
+          : await step(ctx, 'meter-month: check PostGraphile', () =>
+              postgraphileMeterMonth(ctx, pgClient),
+            );
+        const sides = [oursSide, pgSide].filter((x): x is LoadSide => !isError(x));
+        const load = sides.length
+          ? await step(ctx, 'meter-month: load', () =>
+              runInterleaved(sides, {
+                clients: opts.clients,
+                warmupSeconds: opts.warmupSeconds,
+                durationSeconds: opts.durationSeconds,
+                maxRequests: opts.maxRequests,
+                rounds: opts.rounds,
+              }),
+            )
+          : undefined;
+        const resultOf = (side: Maybe<LoadSide>): Maybe<LoadResult> =>
+          isError(side) ? side : isError(load) ? load : load![sides.indexOf(side)]!;
+        report.meterMonth.ours = resultOf(oursSide);
+        const pgResult = resultOf(pgSide);
+        report.meterMonth.postgraphile = isError(pgResult)
+          ? pgResult
+          : { ...pgResult, field: isError(pgSide) ? '' : pgSide.field };
+      } finally {
+        for (const s of [ours, pg]) {
+          if (s && !isError(s)) {
+            s.client.close();
+            await s.svc.stop();
+          }
+        }
+      }
+      const mo = report.meterMonth.ours;
+      const mp = report.meterMonth.postgraphile;
+      report.meterMonth.ratio = ratio(
+        mo && !isError(mo) ? mo.requestsPerSecond : null,
+        mp && !isError(mp) ? mp.requestsPerSecond : null,
+      );
+
+      // 4. naive equivalents in SQL, for context (same instants and transformers as ours)
+      const pickAt = instantPicker(ctx);
+      const pickTx = transformerPicker(ctx);
+      report.manyMeters.naiveSql = {
+        instant: await step(ctx, 'instant: naive SQL', () =>
+          sqlSequential(opts.instantRequests, () => naiveInstant(naiveDb, pickAt())),
+        ),
+        transformerMonth: await step(ctx, 'transformer month: naive SQL', () =>
+          sqlSequential(opts.transformerRequests, () =>
+            naiveTransformerSeries(naiveDb, pickTx().serials, ctx.window.from, ctx.window.to),
+          ),
+        ),
+      };
+    } finally {
+      await naiveDb.dispose();
+      await oursDb.dispose();
+    }
+  } catch (err) {
+    report.errors.push((err as Error).message);
+    log(`FAILED: ${(err as Error).stack ?? err}`);
+    exitCode = 1;
+  } finally {
+    await cleanupAll();
+  }
+
+  const finished = new Date();
+  report.finishedAt = finished.toISOString();
+  report.durationSeconds = round((finished.getTime() - started.getTime()) / 1000, 1);
+  report.targets = computeTargets(report);
+  process.stdout.write(renderTable(report) + '\n');
+  const file = writeReport(outDir, report);
+  process.stdout.write(
+    `\nreport: ${path.relative(process.cwd(), file) || file} (${report.durationSeconds} s)\n`,
+  );
+  if (report.errors.length) exitCode = 1;
+  return exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (err) => {
+    await cleanupAll();
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);
