@@ -36,6 +36,11 @@ export interface WorkerOptions {
   blockMs?: number;
   /** seconds after which staged chunks that never reached the queue are published again */
   republishAfterSeconds?: number;
+  /**
+   * Chunks in flight at once in this process. Two overlap one chunk's parsing and merging in
+   * Node with another's transaction in PostgreSQL (needs a pool of at least that size).
+   */
+  concurrency?: number;
   now?: () => number;
 }
 
@@ -156,6 +161,11 @@ export class IngestWorker {
 
   /** Takes and processes deliveries until stop() is called or `until` returns true. */
   async run(until?: () => boolean | Promise<boolean>): Promise<void> {
+    const n = Math.max(1, this.opts.concurrency ?? 1);
+    await Promise.all(Array.from({ length: n }, (_, i) => this.loop(`${this.name}/${i}`, until)));
+  }
+
+  private async loop(consumer: string, until?: () => boolean | Promise<boolean>): Promise<void> {
     const blockMs = this.opts.blockMs ?? 1000;
     while (!this.stopping) {
       if (until && (await until())) return;
@@ -165,7 +175,7 @@ export class IngestWorker {
       }
       let batch: Delivery[];
       try {
-        batch = await this.queue.take(this.name, 1, blockMs);
+        batch = await this.queue.take(consumer, 1, blockMs);
       } catch (err) {
         this.logger.warn({ err }, 'queue unavailable; retrying');
         await new Promise((r) => setTimeout(r, 1000));
