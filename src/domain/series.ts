@@ -140,3 +140,29 @@ export function seriesTotal(values: ReadonlyArray<number | null>): number | null
   for (const v of values) if (v !== null && v !== undefined) total = (total ?? 0) + v;
   return total;
 }
+
+/** Per interval of [fromMs, toMs): the stored version and the batch that wrote the value. */
+export function seriesProvenance(
+  rows: readonly DayRow[],
+  fromMs: number,
+  toMs: number,
+  intervalSeconds: number,
+): { versions: Array<number | null>; batches: Array<number | null> } {
+  const step = intervalSeconds * 1000;
+  const n = Math.max(0, Math.round((toMs - fromMs) / step));
+  const versions = new Array<number | null>(n).fill(null);
+  const batches = new Array<number | null>(n).fill(null);
+  for (const row of rows) {
+    if (row.vals.length * step !== DAY_MS) continue;
+    const dayStart = row.day * DAY_MS;
+    const first = Math.max(0, Math.ceil((fromMs - dayStart) / step));
+    const last = Math.min(row.vals.length, Math.floor((toMs - dayStart) / step));
+    const offset = (dayStart - fromMs) / step;
+    for (let i = first; i < last; i++) {
+      if (row.vals[i] === null || row.vals[i] === undefined) continue;
+      versions[offset + i] = row.versions ? row.versions[i]! : 1;
+      batches[offset + i] = row.batches[row.batchIdx ? row.batchIdx[i]! : 0] ?? null;
+    }
+  }
+  return { versions, batches };
+}

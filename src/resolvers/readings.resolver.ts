@@ -6,10 +6,22 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { type Channel, channelCode } from '../domain/channel';
 import { type DayRow } from '../domain/readings';
-import { buildSeries, type Resolution, rollup, type Series } from '../domain/series';
+import {
+  buildSeries,
+  type Resolution,
+  rollup,
+  type Series,
+  seriesProvenance,
+} from '../domain/series';
 import { type Context } from '../context';
 import { ErrorCode, MeterdataError } from '../errors';
-import { readDays, readDaysForMeters, readHistory, readInstantScope } from '../storage/readings';
+import {
+  batchesByIds,
+  readDays,
+  readDaysForMeters,
+  readHistory,
+  readInstantScope,
+} from '../storage/readings';
 import { type MeterRecord, type TransformerRecord } from '../storage/topology';
 import { ChannelEnum, ResolutionEnum } from '../schema/enums';
 import { Meter } from '../schema/meter.type';
@@ -111,15 +123,36 @@ export class MeterReadingsResolver {
       hint: 'use series for longer ranges',
     });
     requireChannel(meter, channel);
-    const s = await meterSeries(meter, channel, w, ctx);
+    const rows = await readDays(ctx.pool, meter.id, channelCode(channel), w.fromDay, w.toDay);
+    const s = buildSeries(rows, w.fromMs, w.toMs, meter.intervalSeconds);
+    const p = seriesProvenance(rows, w.fromMs, w.toMs, meter.intervalSeconds);
+    const batches = new Map(
+      (
+        await batchesByIds(
+          ctx.pool,
+          p.batches.filter((b): b is number => b !== null),
+        )
+      ).map((b) => [b.id, b]),
+    );
     const step = s.intervalSeconds * 1000;
-    return s.values.map((value, i) => ({
-      start: new Date(s.start + i * step),
-      end: new Date(s.start + (i + 1) * step),
-      value,
-      quality: s.quality[i] ?? null,
-      missing: value === null,
-    }));
+    return s.values.map((value, i) => {
+      const end = s.start + (i + 1) * step;
+      const b = p.batches[i] === null ? undefined : batches.get(p.batches[i]!);
+      return {
+        start: new Date(s.start + i * step),
+        end: new Date(end),
+        value,
+        quality: s.quality[i] ?? null,
+        missing: value === null,
+        version: p.versions[i] ?? null,
+        batchId: b ? String(b.id) : null,
+        source: b?.source ?? null,
+        sourceSystem: b?.sourceSystem ?? null,
+        commPath: b?.commPath ?? null,
+        receivedAt: b?.receivedAt ?? null,
+        lagSeconds: b ? Math.round((b.receivedAt.getTime() - end) / 1000) : null,
+      };
+    });
   }
 
   @FieldResolver(() => UsageSeries, {

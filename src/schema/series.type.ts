@@ -7,7 +7,7 @@ import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { type Channel } from '../domain/channel';
 import { type ChangeReason } from '../domain/readings';
 import { type Resolution } from '../domain/series';
-import { ChangeReasonEnum, ChannelEnum, ResolutionEnum } from './enums';
+import { ChangeReasonEnum, ChannelEnum, CommPathEnum, ResolutionEnum } from './enums';
 import { DateTimeScalar } from './scalars';
 
 @ObjectType({
@@ -65,6 +65,36 @@ export class Reading {
 
   @Field()
   missing!: boolean;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Version of the stored value (1 = as first received).',
+  })
+  version!: number | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The ingest batch that wrote the current value.',
+  })
+  batchId!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Who sent it (file source, "graphql", …).' })
+  source!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Head-end system the file came from.' })
+  sourceSystem!: string | null;
+
+  @Field(() => CommPathEnum, { nullable: true, description: 'Communication path of the delivery.' })
+  commPath!: string | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When meterdata received it.' })
+  receivedAt!: Date | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Seconds from the interval end to its arrival: the collection lag.',
+  })
+  lagSeconds!: number | null;
 }
 
 @ObjectType({ description: 'Energy of one local-time bucket.' })

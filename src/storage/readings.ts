@@ -397,3 +397,29 @@ export async function readInstantScope(
     quality: r.q,
   }));
 }
+
+export interface BatchRecord {
+  id: number;
+  source: string;
+  format: string;
+  sourceSystem: string | null;
+  commPath: string | null;
+  fileId: number | null;
+  receivedAt: Date;
+}
+
+export async function batchesByIds(db: Queryable, ids: readonly number[]): Promise<BatchRecord[]> {
+  if (!ids.length) return [];
+  const rows: Array<Record<string, unknown>> = await db.query(sql`
+    SELECT id, source, format, source_system, comm_path, file_id, received_at
+    FROM ingest_batch WHERE id = ANY(${[...new Set(ids)]}::bigint[])`);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    source: r.source as string,
+    format: r.format as string,
+    sourceSystem: (r.source_system as string | null) ?? null,
+    commPath: (r.comm_path as string | null) ?? null,
+    fileId: r.file_id === null ? null : Number(r.file_id),
+    receivedAt: r.received_at as Date,
+  }));
+}

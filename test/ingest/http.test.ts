@@ -102,6 +102,27 @@ test('a streamed upload answers 202 with the file id, and the file is queryable 
   );
   expect(((list.data as Json).ingestFiles as Json).nodes).toEqual([{ id: r.fileId }]);
 
+  // provenance per reading: the file's source system and path, and the collection lag
+  const iv = await gql(
+    `{ meter(serial: "M-1") { intervals(from: "2025-07-01T00:00:00Z", to: "2025-07-01T01:00:00Z") {
+        end missing version batchId source sourceSystem commPath receivedAt lagSeconds } } }`,
+  );
+  const items = ((iv.data as Json).meter as Json).intervals as Json[];
+  expect(items).toHaveLength(4);
+  expect(items[0]).toMatchObject({ missing: true, batchId: null, lagSeconds: null });
+  for (const it of items.slice(1)) {
+    expect(it).toMatchObject({
+      missing: false,
+      version: 1,
+      source: 'headend-a',
+      sourceSystem: 'HES-1',
+      commPath: 'RF_MESH',
+    });
+    const lag = (Date.parse(it.receivedAt as string) - Date.parse(it.end as string)) / 1000;
+    expect(it.lagSeconds).toBe(Math.round(lag));
+    expect(it.lagSeconds as number).toBeGreaterThan(0);
+  }
+
   const again = await upload(content);
   expect(again.status).toBe(200);
   expect(await again.json()).toMatchObject({ duplicate: true, fileId: r.fileId });
