@@ -69,6 +69,7 @@ TABLE ingest_chunk
   worker text
   error text
   done_at timestamp with time zone
+  compressed boolean NOT NULL DEFAULT false
   CONSTRAINT ingest_chunk_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
   CONSTRAINT ingest_chunk_pkey PRIMARY KEY (file_id, seq)
   CONSTRAINT ingest_chunk_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'done'::text, 'dead'::text])))
@@ -117,6 +118,7 @@ TABLE ingest_file_part
   file_id bigint NOT NULL
   seq integer NOT NULL
   data bytea NOT NULL
+  compressed boolean NOT NULL DEFAULT false
   CONSTRAINT ingest_file_part_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
   CONSTRAINT ingest_file_part_pkey PRIMARY KEY (file_id, seq)
   CREATE UNIQUE INDEX ingest_file_part_pkey ON ingest_file_part USING btree (file_id, seq)

@@ -11,7 +11,7 @@ import { ErrorCode, isMeterdataError, MeterdataError, SqlState, sqlStateOf } fro
 import { type CommPath } from '../domain/topology';
 import { parserFor, type FormatName, FORMAT_NAMES } from './formats';
 import { type CsvProfile } from './formats/csv-profile';
-import { encodeChunk } from './chunk-codec';
+import { compress, encodeChunk } from './chunk-codec';
 import {
   completeFileReceipt,
   fileIdBySha,
@@ -114,6 +114,38 @@ class Tee implements AsyncIterable<Buffer> {
   }
 }
 
+/** Up to `max` writes in flight; the first failure is rethrown by the next push or drain. */
+class WriteQueue {
+  private inFlight: Array<Promise<void>> = [];
+  private failure: unknown = null;
+  constructor(private readonly max: number) {}
+
+  async push(p: Promise<unknown>): Promise<void> {
+    this.inFlight.push(
+      p.then(
+        () => undefined,
+        (err) => {
+          this.failure ??= err;
+        },
+      ),
+    );
+    if (this.inFlight.length >= this.max) await this.inFlight.shift();
+    if (this.failure) throw this.failure;
+  }
+
+  async drain(): Promise<void> {
+    await this.settle();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for everything in flight, without throwing. */
+  async settle(): Promise<void> {
+    const all = this.inFlight;
+    this.inFlight = [];
+    await Promise.all(all);
+  }
+}
+
 class Duplicate extends Error {
   constructor(readonly existingId: number) {
     super('duplicate');
@@ -154,9 +186,16 @@ export async function receiveFile(
         createdBy: meta.createdBy,
       });
       const tee = new Tee(input, opts.maxBytes);
+      // Writes queue on the transaction (its lock keeps them in order) while the parser goes
+      // on with the next chunk; at most a few are in flight, so memory stays bounded.
+      const writes = new WriteQueue(3);
       let partSeq = 0;
       const flushParts = async () => {
-        while (tee.parts.length) await insertFilePart(tx, fileId, partSeq++, tee.parts.shift()!);
+        while (tee.parts.length) {
+          const part = tee.parts.shift()!;
+          const seq = partSeq++;
+          await writes.push(compress(part).then((z) => insertFilePart(tx, fileId, seq, z, true)));
+        }
       };
       let chunks = 0;
       let items = 0;
@@ -170,29 +209,33 @@ export async function receiveFile(
         })) {
           await flushParts();
           if (chunk.items.length) {
-            await insertChunk(
-              tx,
-              fileId,
-              chunks++,
-              chunk.items.length,
-              encodeChunk(chunk.items, chunk.positions),
+            const seq = chunks++;
+            const n = chunk.items.length;
+            await writes.push(
+              compress(encodeChunk(chunk.items, chunk.positions)).then((z) =>
+                insertChunk(tx, fileId, seq, n, z, true),
+              ),
             );
             items += chunk.items.length;
           }
           if (chunk.rejections.length) {
             parseRejected += chunk.rejections.length;
             if (keptRejections < keep) {
-              await insertRejections(tx, fileId, chunk.rejections, keep - keptRejections);
+              await writes.push(
+                insertRejections(tx, fileId, chunk.rejections, keep - keptRejections),
+              );
               keptRejections += Math.min(chunk.rejections.length, keep - keptRejections);
             }
           }
         }
       } catch (err) {
+        await writes.settle();
         if (!isMeterdataError(err) || err.code === ErrorCode.FILE_TOO_LARGE) throw err;
         structural = err;
       }
       await tee.drain();
       await flushParts();
+      await writes.drain();
       const sha256 = tee.hash.digest('hex');
       shaSeen = sha256;
       const existing = await fileIdBySha(tx, sha256);

@@ -21,7 +21,7 @@ import {
   markPublished,
   unqueuedChunks,
 } from '../storage/landing';
-import { decodeChunk } from './chunk-codec';
+import { decodeChunk, decompress } from './chunk-codec';
 import { MeterResolver, validateItems } from './readings';
 import { type Delivery, type JobQueue } from './queue';
 import { sql } from '@databases/pg';
@@ -90,7 +90,9 @@ export class IngestWorker {
     const staged = await readChunk(this.pool, d.fileId, d.seq);
     let outcome: ChunkOutcome = 'skipped';
     if (staged && staged.status === 'pending' && staged.payload) {
-      const { items, positions } = decodeChunk(staged.payload);
+      const { items, positions } = decodeChunk(
+        staged.compressed ? await decompress(staged.payload) : staged.payload,
+      );
       const { ok, rejections } = await validateItems(resolver, items, {
         now: this.opts.now ? this.opts.now() : Date.now(),
         clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,

@@ -69,9 +69,10 @@ export async function insertFilePart(
   fileId: number,
   seq: number,
   data: Buffer,
+  compressed: boolean,
 ): Promise<void> {
   await tx.query(
-    sql`INSERT INTO ingest_file_part (file_id, seq, data) VALUES (${fileId}, ${seq}, ${data})`,
+    sql`INSERT INTO ingest_file_part (file_id, seq, data, compressed) VALUES (${fileId}, ${seq}, ${data}, ${compressed})`,
   );
 }
 
@@ -202,13 +203,17 @@ export async function insertRejections(
     ON CONFLICT DO NOTHING`);
 }
 
-export async function* readFileParts(db: Queryable, fileId: number): AsyncGenerator<Buffer> {
+/** The stored parts of a file, in order, as stored (`compressed`: deflate-raw). */
+export async function* readFileParts(
+  db: Queryable,
+  fileId: number,
+): AsyncGenerator<{ data: Buffer; compressed: boolean }> {
   for (let seq = 0; ; seq++) {
     const rows: Row[] = await db.query(
-      sql`SELECT data FROM ingest_file_part WHERE file_id = ${fileId} AND seq = ${seq}`,
+      sql`SELECT data, compressed FROM ingest_file_part WHERE file_id = ${fileId} AND seq = ${seq}`,
     );
     if (!rows.length) return;
-    yield rows[0]!.data as Buffer;
+    yield { data: rows[0]!.data as Buffer, compressed: Boolean(rows[0]!.compressed) };
   }
 }
 
@@ -221,10 +226,11 @@ export async function insertChunk(
   seq: number,
   items: number,
   payload: Buffer,
+  compressed: boolean,
 ): Promise<void> {
   await tx.query(sql`
-    INSERT INTO ingest_chunk (file_id, seq, items, payload)
-    VALUES (${fileId}, ${seq}, ${items}, ${payload})`);
+    INSERT INTO ingest_chunk (file_id, seq, items, payload, compressed)
+    VALUES (${fileId}, ${seq}, ${items}, ${payload}, ${compressed})`);
 }
 
 export interface ChunkRecord {
@@ -234,6 +240,7 @@ export interface ChunkRecord {
   status: 'pending' | 'done' | 'dead';
   deliveries: number;
   payload: Buffer | null;
+  compressed: boolean;
 }
 
 /** Reads a chunk without locking it. */
@@ -261,7 +268,7 @@ async function chunkQuery(
   lock: boolean,
 ): Promise<ChunkRecord | null> {
   const rows: Row[] = await db.query(sql`
-    SELECT file_id, seq, items, status, deliveries,
+    SELECT file_id, seq, items, status, deliveries, compressed,
            ${lock ? sql`NULL::bytea` : sql`payload`} AS payload
     FROM ingest_chunk
     WHERE file_id = ${fileId} AND seq = ${seq} ${lock ? sql`FOR UPDATE` : sql``}`);
@@ -274,6 +281,7 @@ async function chunkQuery(
     status: r.status as ChunkRecord['status'],
     deliveries: num(r.deliveries),
     payload: (r.payload as Buffer | null) ?? null,
+    compressed: Boolean(r.compressed),
   };
 }
 

@@ -160,6 +160,20 @@ const ISO_RE =
  * fraction, a space instead of T, and an optional offset (`Z`, `+01:00`, `+0100`, `+01`).
  */
 export function parseIsoTimestamp(raw: string): ParsedTime {
+  // Exports repeat the same few thousand timestamps for every meter: parse each once. The
+  // result depends on the string only (zones are applied later), and is never mutated.
+  const hit = isoCache.get(raw);
+  if (hit) return hit;
+  const parsed = parseIsoUncached(raw);
+  if (isoCache.size >= ISO_CACHE_MAX) isoCache.clear();
+  isoCache.set(raw, parsed);
+  return parsed;
+}
+
+const isoCache = new Map<string, ParsedTime>();
+const ISO_CACHE_MAX = 50_000;
+
+function parseIsoUncached(raw: string): ParsedTime {
   const m = ISO_RE.exec(raw.trim());
   if (!m) return { kind: 'error', message: `${JSON.stringify(raw)} is not an ISO 8601 date-time` };
   const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
