@@ -106,12 +106,12 @@ TABLE ingest_file
   CONSTRAINT ingest_file_format_check CHECK ((format = ANY (ARRAY['csv'::text, 'cmep'::text, 'espi'::text])))
   CONSTRAINT ingest_file_pkey PRIMARY KEY (id)
   CONSTRAINT ingest_file_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text))
-  CONSTRAINT ingest_file_sha256_key UNIQUE (sha256)
   CONSTRAINT ingest_file_size_bytes_check CHECK ((size_bytes >= 0))
   CONSTRAINT ingest_file_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processing'::text, 'done'::text, 'failed'::text])))
   CREATE UNIQUE INDEX ingest_file_pkey ON ingest_file USING btree (id)
   CREATE INDEX ingest_file_received_idx ON ingest_file USING btree (received_at)
-  CREATE UNIQUE INDEX ingest_file_sha256_key ON ingest_file USING btree (sha256)
+  CREATE INDEX ingest_file_sha256_idx ON ingest_file USING btree (sha256)
+  CREATE UNIQUE INDEX ingest_file_sha256_key ON ingest_file USING btree (sha256) WHERE (status <> 'failed'::text)
   CREATE INDEX ingest_file_status_idx ON ingest_file USING btree (status, id)
 
 TABLE ingest_file_part

@@ -13,7 +13,29 @@ import { readDays } from '../storage/readings';
 import { countMeters, listMeters, transformersByIds } from '../storage/topology';
 import { type IngestCounts, runSimulate, type SimulateDeps, type SimulateReport } from './simulate';
 
-export const DEMO_FLEET = { meters: 300, days: 14, seed: 42 } as const;
+/**
+ * A fixed window, so the README's operations give the same answers everywhere: 14 days from
+ * 1 March 2026, which include the US spring-forward day (8 March).
+ */
+export const DEMO_FLEET = {
+  meters: 300,
+  days: 14,
+  seed: 42,
+  start: '2026-03-01T00:00:00Z',
+} as const;
+
+export interface DemoFleet {
+  meters: number;
+  days: number;
+  seed: number;
+  /** the first interval start, ISO 8601 UTC */
+  start: string;
+}
+
+/** The days the printed example operations use (within DEMO_FLEET's window). */
+const DEMO_DAY = '2026-03-02';
+/** seven local days around the spring-forward day, which has 92 quarter hours */
+const DEMO_WEEK = { from: '2026-03-04', to: '2026-03-11' };
 
 /** Storage callbacks of the simulator, bound to an open runtime. */
 export function simulateDeps(
@@ -44,25 +66,19 @@ async function* abortable<T>(src: AsyncIterable<T>, signal: AbortSignal | undefi
   }
 }
 
-/** Midnight UTC `days` days before the most recent UTC midnight (so the data ends there). */
-export function demoStart(days: number, now = Date.now()): string {
-  const midnight = Math.floor(now / DAY_MS) * DAY_MS;
-  return new Date(midnight - days * DAY_MS).toISOString().replace('.000Z', 'Z');
-}
-
 /** Loads the demo fleet when the database has no meters; returns the simulator's report. */
 export async function loadDemoIfEmpty(
   rt: Runtime,
   opts: {
     progress?: boolean;
     signal?: AbortSignal;
-    fleet?: { meters: number; days: number; seed: number };
+    fleet?: DemoFleet;
   } = {},
 ): Promise<SimulateReport | null> {
   if ((await countMeters(rt.db.pool)) > 0) return null;
   const fleet = opts.fleet ?? DEMO_FLEET;
   return runSimulate(
-    { ...fleet, start: demoStart(fleet.days), ingest: true },
+    { meters: fleet.meters, days: fleet.days, seed: fleet.seed, start: fleet.start, ingest: true },
     simulateDeps(rt, { progress: opts.progress, signal: opts.signal }),
   );
 }
@@ -74,29 +90,41 @@ export interface DemoPointers {
   transformer: string;
   /** the day after `day` */
   nextDay: string;
-  /** the meter's local midnights starting and ending the week that ends with `day` */
+  /** the meter's local midnights starting and ending a week of local days */
   localWeek: { from: string; to: string };
 }
 
-/** A real meter, one of its days with data, and its transformer; null on an empty database. */
+/**
+ * A real meter, one of its days with data, and its transformer; null on an empty database.
+ * On the demo fleet these are fixed days of its window; on other data, the last complete day
+ * with readings and the week that ends with it.
+ */
 export async function demoPointers(rt: Runtime): Promise<DemoPointers | null> {
   const { meters } = await listMeters(rt.db.pool, {}, 1, null);
   const meter = meters[0];
   if (!meter) return null;
   const [tx] = await transformersByIds(rt.db.pool, [meter.transformerId]);
-  const today = Math.floor(Date.now() / DAY_MS);
-  const days = await readDays(rt.db.pool, meter.id, 1, today - 60, today);
-  // The last complete day with data, else yesterday.
-  const withData = days.filter((d) => d.vals.some((v) => v !== null)).map((d) => d.day);
-  const day = withData.length > 1 ? withData[withData.length - 2]! : (withData[0] ?? today - 1);
+  const epochDay = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / DAY_MS;
   const date = (d: number) => new Date(d * DAY_MS).toISOString().slice(0, 10);
   const localMidnight = (d: number) =>
     DateTime.fromISO(date(d), { zone: meter.timeZone }).toISO({ suppressMilliseconds: true })!;
+  const hasData = (days: Array<{ vals: ReadonlyArray<number | null> }>) =>
+    days.some((d) => d.vals.some((v) => v !== null));
+  let day = epochDay(DEMO_DAY);
+  let week = { from: epochDay(DEMO_WEEK.from), to: epochDay(DEMO_WEEK.to) };
+  if (!hasData(await readDays(rt.db.pool, meter.id, 1, day, day))) {
+    const today = Math.floor(Date.now() / DAY_MS);
+    const days = await readDays(rt.db.pool, meter.id, 1, today - 60, today);
+    // The last complete day with data, else yesterday.
+    const withData = days.filter((d) => hasData([d])).map((d) => d.day);
+    day = withData.length > 1 ? withData[withData.length - 2]! : (withData[0] ?? today - 1);
+    week = { from: day - 6, to: day + 1 };
+  }
   return {
     serial: meter.serial,
     day: date(day),
     nextDay: date(day + 1),
-    localWeek: { from: localMidnight(day - 6), to: localMidnight(day + 1) },
+    localWeek: { from: localMidnight(week.from), to: localMidnight(week.to) },
     transformer: tx?.code ?? '',
   };
 }

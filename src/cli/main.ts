@@ -19,6 +19,7 @@ import { registerReadings } from './readings';
 import { registerServe } from './serve';
 import { registerSimulate } from './simulate';
 import { registerTopology } from './topology';
+import { registerWorker } from './worker';
 
 export type { CliIo };
 
@@ -58,6 +59,15 @@ export function buildProgram(io: CliIo): Command {
     });
 
   registerServe(program, io);
+  registerWorker(
+    program,
+    () =>
+      openRuntime({
+        config: loadConfig(io.env),
+        logger: createLogger(io.env.LOG_LEVEL ?? 'info'),
+      }),
+    io,
+  );
 
   program
     .command('migrate')

@@ -1,22 +1,35 @@
 /**
- * `meterdata serve`: the GraphQL gateway on the configured database. With `--demo`, an empty
+ * `meterdata serve`: the GraphQL gateway on the configured database, and an ingest worker
+ * processing landed files in the same process (unless `--no-worker`). With `--demo`, an empty
  * database first gets a simulated fleet, and the banner shows operations to paste. Stops
- * cleanly on SIGINT / SIGTERM (server closed, then the database).
+ * cleanly on SIGINT / SIGTERM (the worker after its chunks in flight, the server, then the
+ * database).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
+import { IngestWorker } from '../ingest/worker';
 import { openRuntime } from '../runtime';
 import type { ServerHandle } from '../server';
-import { DEMO_FLEET, type DemoPointers, demoPointers, loadDemoIfEmpty } from './demo';
+import {
+  DEMO_FLEET,
+  type DemoFleet,
+  type DemoPointers,
+  demoPointers,
+  loadDemoIfEmpty,
+} from './demo';
 import { type CliIo, fmtInt, writeLine } from './io';
 
 export interface ServeOptions {
   port?: number;
   host?: string;
   demo?: boolean;
-  /** demo fleet size (tests); default DEMO_FLEET */
-  demoFleet?: { meters: number; days: number; seed: number };
+  /** demo fleet (tests); default DEMO_FLEET */
+  demoFleet?: DemoFleet;
+  /** run an ingest worker in this process (default true; `--no-worker`) */
+  worker?: boolean;
+  /** chunks the in-process worker has in flight at once (default 1) */
+  workerConcurrency?: number;
 }
 
 /** Example operations built from real serials and codes in the database. */
@@ -93,13 +106,14 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
   const stop = stopRequested(io.signal);
   const rt = await openRuntime({ config, logger });
   let server: ServerHandle | undefined;
+  let worker: { stop(): void; done: Promise<void> } | undefined;
   try {
     if (opts.demo) {
       const fleet = opts.demoFleet ?? DEMO_FLEET;
       const loadStarted = Date.now();
       writeLine(
         io.stderr,
-        `demo: loading a simulated fleet if the database is empty (${fleet.meters} meters, ${fleet.days} days, seed ${fleet.seed}) …`,
+        `demo: loading a simulated fleet if the database is empty (${fleet.meters} meters, ${fleet.days} days from ${fleet.start}, seed ${fleet.seed}) …`,
       );
       let report: Awaited<ReturnType<typeof loadDemoIfEmpty>>;
       try {
@@ -136,6 +150,25 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
       host: opts.host ?? config.host,
     });
     writeLine(io.stdout, `meterdata is serving GraphQL at ${server.url}`);
+    if (opts.worker !== false) {
+      const concurrency = opts.workerConcurrency ?? 1;
+      const w = new IngestWorker(rt.db.pool, rt.queue, logger.child({ component: 'worker' }), {
+        name: `serve:${process.pid}`,
+        concurrency,
+        maxDeliveries: config.maxDeliveries,
+        clockToleranceSeconds: config.clockToleranceSeconds,
+        keepRejections: config.keepRejections,
+        blockMs: 500,
+      });
+      worker = {
+        stop: () => w.stop(),
+        done: w.run().catch((err) => logger.error({ err }, 'the ingest worker stopped')),
+      };
+      writeLine(
+        io.stdout,
+        `an ingest worker processes landed files here (concurrency ${concurrency}; --no-worker to leave them to \`meterdata worker\`)`,
+      );
+    }
     if (opts.demo) {
       const p = await demoPointers(rt);
       if (p) {
@@ -151,11 +184,21 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
   } finally {
     stop.dispose();
     try {
+      // The worker first: it finishes its chunks in flight while the database is still open.
+      worker?.stop();
+      await worker?.done;
       await server?.close();
     } finally {
       await rt.close();
     }
   }
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError('expected a positive integer');
+  return n;
 }
 
 function port(v: string): number {
@@ -169,14 +212,31 @@ function port(v: string): number {
 export function registerServe(program: Command, io: CliIo): void {
   program
     .command('serve')
-    .description('serve the GraphQL API (embedded database under ./data unless DATABASE_URL)')
+    .description(
+      'serve the GraphQL API and process landed files (embedded database under ./data unless DATABASE_URL)',
+    )
     .option('--port <port>', 'port to listen on (default PORT or 4000; 0 = any free port)', port)
     .option('--host <host>', 'address to bind (default HOST or 127.0.0.1)')
     .option(
       '--demo',
-      `on an empty database, first load a simulated fleet (${DEMO_FLEET.meters} meters, ${DEMO_FLEET.days} days, seed ${DEMO_FLEET.seed}) and print example operations`,
+      `on an empty database, first load a simulated fleet (${DEMO_FLEET.meters} meters, ${DEMO_FLEET.days} days from ${DEMO_FLEET.start.slice(0, 10)}, seed ${DEMO_FLEET.seed}) and print example operations`,
     )
-    .action(async (o: { port?: number; host?: string; demo?: boolean }) => {
-      await runServe(io, o);
-    });
+    .option('--no-worker', 'do not process landed files here (leave them to `meterdata worker`)')
+    .option(
+      '--worker-concurrency <n>',
+      'chunks the in-process ingest worker has in flight at once',
+      positiveInt,
+      1,
+    )
+    .action(
+      async (o: {
+        port?: number;
+        host?: string;
+        demo?: boolean;
+        worker: boolean;
+        workerConcurrency: number;
+      }) => {
+        await runServe(io, o);
+      },
+    );
 }

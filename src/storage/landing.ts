@@ -100,8 +100,11 @@ export async function completeFileReceipt(
     WHERE id = ${fileId}`);
 }
 
+/** The file that already holds this content (failed files don't count: they may be resent). */
 export async function fileIdBySha(db: Queryable, sha256: string): Promise<number | null> {
-  const rows: Row[] = await db.query(sql`SELECT id FROM ingest_file WHERE sha256 = ${sha256}`);
+  const rows: Row[] = await db.query(
+    sql`SELECT id FROM ingest_file WHERE sha256 = ${sha256} AND status <> 'failed'`,
+  );
   return rows.length ? num(rows[0]!.id) : null;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Runs the CLI in-process against its own database: embedded PGlite under a temporary data
- * directory, or a fresh database on the server named by DATABASE_URL (dropped at cleanup).
- * Output is captured through injected streams; nothing touches process.env.
+ * directory, or a fresh database on the server named by DATABASE_URL (dropped at cleanup),
+ * and with REDIS_URL a Redis database of its own. Output is captured through injected
+ * streams; nothing touches process.env.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import createConnectionPool, { sql, type ConnectionPool } from '@databases/pg';
+import { Redis } from 'ioredis';
 import { main } from '../../src/cli/main';
 import { openDatabase } from '../../src/storage/db';
 
@@ -63,6 +65,25 @@ export async function cliSandbox(): Promise<CliSandbox> {
   } else {
     delete env.DATABASE_URL;
   }
+  let flushRedis: (() => Promise<void>) | undefined;
+  if (process.env.REDIS_URL) {
+    // Every CLI run uses the same stream name, and test files run in parallel: without a
+    // database of its own, one sandbox's worker would take another's chunk references.
+    // Databases 1-15 are handed out in turn (0 is the default others use).
+    const counter = new Redis(process.env.REDIS_URL, { lazyConnect: true });
+    const n = await counter.incr('md-test:cli-sandbox');
+    await counter.quit();
+    const url = new URL(process.env.REDIS_URL);
+    url.pathname = `/${1 + (n % 15)}`;
+    env.REDIS_URL = url.toString();
+    flushRedis = async () => {
+      const r = new Redis(url.toString(), { lazyConnect: true });
+      await r.flushdb();
+      await r.quit();
+    };
+  } else {
+    delete env.REDIS_URL;
+  }
   const run = async (tty: boolean, args: string[]): Promise<CliResult> => {
     const stdout = new Capture();
     const stderr = new Capture();
@@ -96,6 +117,7 @@ export async function cliSandbox(): Promise<CliSandbox> {
       }
     },
     async cleanup() {
+      await flushRedis?.();
       await drop?.();
       fs.rmSync(dir, { recursive: true, force: true });
     },

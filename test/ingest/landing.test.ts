@@ -134,6 +134,25 @@ test('a structurally bad file is recorded as failed with nothing staged or store
   expect(f).toMatchObject({ status: 'failed', errorCode: ErrorCode.MISSING_COLUMN, accepted: 0 });
 });
 
+test('a failed file is not a duplicate: the same content may be sent again', async () => {
+  const body = 'meter_serial,channel,value\nM-2,delivered,1\n';
+  const a = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  const b = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, queue },
+  );
+  expect(a).toMatchObject({ status: 'failed', duplicate: false });
+  expect(b).toMatchObject({ status: 'failed', duplicate: false });
+  expect(b.fileId).not.toBe(a.fileId);
+});
+
 test('a file over the size limit is refused and nothing is registered', async () => {
   const [{ n: before }] = await db.pool.query(sql`SELECT count(*)::int AS n FROM ingest_file`);
   await expect(
