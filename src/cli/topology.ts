@@ -18,7 +18,10 @@ import {
   type TransformerDoc,
 } from '../domain/topology';
 import { ErrorCode, isMeterdataError, MeterdataError } from '../errors';
-import { assertUtf8, MAX_RECORD_BYTES } from '../ingest/csv';
+import { assertUtf8 } from '../ingest/formats/utf8';
+
+/** Longest topology CSV record accepted. */
+const MAX_RECORD_BYTES = 64 * 1024;
 import { importTopology } from '../ingest/topology';
 import { type CliIo, fmtInt, requireFile, withRuntime, writeLine } from './io';
 

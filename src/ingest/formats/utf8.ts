@@ -158,3 +158,18 @@ export async function* decodeUtf8(
     );
   }
 }
+
+/**
+ * Checks a whole in-memory document (a topology file) is UTF-8; otherwise MALFORMED_FILE
+ * with the line and byte offset of the first bad byte.
+ */
+export function assertUtf8(buf: Buffer, what = 'file'): void {
+  const at = firstInvalidUtf8(buf, true);
+  if (at < 0) return;
+  let line = 1;
+  for (let p = buf.indexOf(10); p >= 0 && p < at; p = buf.indexOf(10, p + 1)) line++;
+  throw malformed(
+    `${what} is not valid UTF-8: invalid byte sequence at line ${line}, byte offset ${at}; re-export it as UTF-8`,
+    { line, byteOffset: at },
+  );
+}
