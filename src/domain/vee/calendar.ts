@@ -1,0 +1,106 @@
+/**
+ * Local-time views of an interval grid for VEE: the meter's local days over a window (23, 24 or
+ * 25 hours long) and the local clock time of an interval. Pure (luxon's zone rules only).
+ */
+import { DateTime, IANAZone } from 'luxon';
+import { ErrorCode, MeterdataError } from '../../errors';
+
+const MINUTE_MS = 60_000;
+const DAY_MINUTES = 1440;
+
+export interface LocalDaySlice {
+  /** local calendar date, yyyy-mm-dd */
+  date: string;
+  /** 1 = Monday … 7 = Sunday */
+  weekday: number;
+  /** epoch ms of local midnight and of the next local midnight */
+  dayStart: number;
+  dayEnd: number;
+  /** index range [first, last) of the window's intervals that start in this local day */
+  first: number;
+  last: number;
+  /** intervals of the grid in the whole local day (92, 96 or 100 at 15 min in New York) */
+  fullCount: number;
+}
+
+export function zoneOf(timeZone: string): IANAZone {
+  const zone = IANAZone.create(timeZone);
+  if (!zone.isValid) {
+    throw new MeterdataError(
+      ErrorCode.BAD_TIME_ZONE,
+      `${JSON.stringify(timeZone)} is not an IANA time zone`,
+    );
+  }
+  return zone;
+}
+
+/**
+ * The local days that intervals of the grid [start, start + n·step) start in, each with the
+ * slice of the window it covers. An interval belongs to the local day its start falls in.
+ */
+export function localDays(
+  start: number,
+  n: number,
+  stepMs: number,
+  timeZone: string,
+): LocalDaySlice[] {
+  zoneOf(timeZone);
+  const out: LocalDaySlice[] = [];
+  if (n <= 0) return out;
+  const end = start + n * stepMs;
+  let day = DateTime.fromMillis(start, { zone: timeZone }).startOf('day');
+  while (day.toMillis() < end) {
+    const next = day.plus({ days: 1 }).startOf('day');
+    const dayStart = day.toMillis();
+    const dayEnd = next.toMillis();
+    const firstAll = Math.ceil((dayStart - start) / stepMs);
+    const lastAll = Math.ceil((dayEnd - start) / stepMs);
+    out.push({
+      date: day.toISODate() as string,
+      weekday: day.weekday,
+      dayStart,
+      dayEnd,
+      first: Math.max(0, firstAll),
+      last: Math.min(n, lastAll),
+      fullCount: lastAll - firstAll,
+    });
+    day = next;
+  }
+  return out;
+}
+
+/** Local clock minute of the day (0–1439) at an instant. */
+export function localMinuteOfDay(ts: number, zone: IANAZone): number {
+  const local = ts + zone.offset(ts) * MINUTE_MS;
+  const m = Math.floor(local / MINUTE_MS) % DAY_MINUTES;
+  return m < 0 ? m + DAY_MINUTES : m;
+}
+
+/** Local calendar date (yyyy-mm-dd) at an instant. */
+export function localDate(ts: number, zone: IANAZone): string {
+  return DateTime.fromMillis(ts, { zone }).toISODate() as string;
+}
+
+/**
+ * 0 for the first time a local clock time occurs on its day, 1 for its repetition in the
+ * fall-back hour (e.g. the second 01:15 of a 100-interval day).
+ */
+export function localOccurrence(ts: number, zone: IANAZone): number {
+  const m = localMinuteOfDay(ts, zone);
+  // DST shifts are 30, 60 or (historically) 120 minutes.
+  for (const shift of [30, 60, 120]) {
+    const earlier = ts - shift * MINUTE_MS;
+    if (localMinuteOfDay(earlier, zone) === m && zone.offset(earlier) > zone.offset(ts)) return 1;
+  }
+  return 0;
+}
+
+/** The date `days` calendar days after a local date (negative: before). */
+export function addDays(date: string, days: number): string {
+  return DateTime.fromISO(date, { zone: 'UTC' }).plus({ days }).toISODate() as string;
+}
+
+/** ISO weekday (1 = Monday … 7 = Sunday) of a local date. */
+export function weekdayOf(date: string): number {
+  return DateTime.fromISO(date, { zone: 'UTC' }).weekday;
+}

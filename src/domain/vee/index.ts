@@ -1,0 +1,72 @@
+/**
+ * VEE (validation, estimation) domain core: rule sets with documented defaults, the rule run over
+ * a meter-channel window, gap estimation, and fault-detection scoring for acceptance tests. Pure.
+ */
+export {
+  RULE_BIT,
+  RULE_IDS,
+  SEVERITIES,
+  isRuleId,
+  rulesOfFlags,
+  type ConflictingDuplicateParams,
+  type ConsecutiveIdenticalParams,
+  type FutureParams,
+  type HighLowParams,
+  type IntervalAlignmentParams,
+  type MeterClass,
+  type MeterInfo,
+  type MissingParams,
+  type MultiplierUnitParams,
+  type NegativeParams,
+  type NoParams,
+  type PreInstallationParams,
+  type ProlongedEstimationParams,
+  type RegisterRead,
+  type RuleConfig,
+  type RuleConfigs,
+  type RuleFailure,
+  type RuleId,
+  type RuleParamsMap,
+  type RuleSet,
+  type Severity,
+  type SkippedRule,
+  type SpikeParams,
+  type SumCheckParams,
+  type TimeSpan,
+  type VeeHistory,
+  type VeeInput,
+  type VeeResult,
+  type ZeroRunParams,
+} from './types';
+export {
+  DEFAULT_RULE_SETS,
+  RULE_SPECS,
+  checkRuleSet,
+  cloneRuleSet,
+  validateRuleSet,
+  type ParamSpec,
+  type RuleSetCheck,
+  type RuleSetProblem,
+  type RuleSpec,
+} from './rule-sets';
+export { runRules } from './rules';
+export {
+  DEFAULT_MAX_INTERPOLATION_INTERVALS,
+  ESTIMATION_METHODS,
+  LIKE_DAY_OFFSETS,
+  estimateGaps,
+  estimationQuality,
+  likeDayCandidates,
+  type EstimateInput,
+  type EstimateResult,
+  type EstimationMethod,
+  type LikeDay,
+} from './estimate';
+export {
+  DETECTING_RULES,
+  scoreFaultDetection,
+  type FaultDetectionScore,
+  type FaultTypeScore,
+  type LocatedFailure,
+  type ScoreOptions,
+} from './acceptance';

@@ -1,0 +1,867 @@
+/**
+ * Runs a rule set over one meter-channel window and returns the failures, a per-interval flag
+ * bitmask and the rules that lacked input. Pure: time comes in as `now`, history and register
+ * reads come in with the input.
+ */
+import { DateTime, type IANAZone } from 'luxon';
+import { ErrorCode, MeterdataError } from '../../errors';
+import { isSubstitute } from '../channel';
+import { sameValue } from '../readings';
+import type { Series } from '../series';
+import { localDays, localMinuteOfDay, zoneOf, type LocalDaySlice } from './calendar';
+import { mean, quantileSorted, range, round, runsWhere, sampleSd } from './stats';
+import {
+  RULE_BIT,
+  RULE_IDS,
+  type ConflictingDuplicateParams,
+  type ConsecutiveIdenticalParams,
+  type FutureParams,
+  type HighLowParams,
+  type MissingParams,
+  type MultiplierUnitParams,
+  type NegativeParams,
+  type ProlongedEstimationParams,
+  type RuleFailure,
+  type RuleId,
+  type RuleParamsMap,
+  type RuleSet,
+  type SkippedRule,
+  type SpikeParams,
+  type SumCheckParams,
+  type VeeInput,
+  type VeeResult,
+  type ZeroRunParams,
+} from './types';
+
+const MINUTE_MS = 60_000;
+
+/** A failure before the rule's id and configured severity are attached. */
+type Found = Omit<RuleFailure, 'rule' | 'severity'>;
+
+interface HistoryView {
+  dailyTotals: number[];
+  /** local days with interval history (0 without intervals) */
+  intervalDays: number;
+  /** interval-history usage by local time of day: [days with a value, days with usage > 0] */
+  slotStats: ((minuteOfDay: number) => [number, number] | undefined) | null;
+}
+
+interface Ctx {
+  input: VeeInput;
+  n: number;
+  start: number;
+  /** ms */
+  step: number;
+  /** interval length in hours (kWh ÷ hours = average kW) */
+  hours: number;
+  values: ReadonlyArray<number | null>;
+  quality: ReadonlyArray<number | null>;
+  zone: IANAZone;
+  days: LocalDaySlice[];
+  /** 1 where the interval overlaps a known outage */
+  outage: Uint8Array;
+  history: () => HistoryView;
+  skip: (reason: string) => void;
+}
+
+type RuleFn<K extends RuleId> = (ctx: Ctx, params: RuleParamsMap[K]) => Found[];
+
+const tsOf = (ctx: Ctx, i: number): number => ctx.start + i * ctx.step;
+const present = (v: number | null | undefined): v is number => v !== null && v !== undefined;
+
+function local(ctx: Ctx, ms: number): string {
+  return DateTime.fromMillis(ms, { zone: ctx.zone }).toISO({
+    suppressMilliseconds: true,
+    suppressSeconds: true,
+  }) as string;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Window indexes of the intervals overlapping [from, to). */
+function indexesOverlapping(ctx: Ctx, from: number, to: number): number[] {
+  const a = Math.max(0, Math.floor((from - ctx.start) / ctx.step));
+  const b = Math.min(ctx.n, Math.ceil((to - ctx.start) / ctx.step));
+  return range(a, b);
+}
+
+function runFound(
+  ctx: Ctx,
+  [a, b]: [number, number],
+  detail: string,
+  data?: Record<string, number>,
+): Found {
+  const f: Found = { from: tsOf(ctx, a), to: tsOf(ctx, b), intervals: range(a, b), detail };
+  if (data) f.data = data;
+  return f;
+}
+
+function installed(ctx: Ctx, i: number): boolean {
+  const t = tsOf(ctx, i);
+  const m = ctx.input.meter;
+  return t >= m.installedAt && (m.removedAt === null || t < m.removedAt);
+}
+
+function minutesOf(ctx: Ctx, intervals: number): number {
+  return (intervals * ctx.step) / MINUTE_MS;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+const missing: RuleFn<'missing'> = (ctx, p: MissingParams) => {
+  const dueEnd = ctx.input.now - p.graceMinutes * MINUTE_MS;
+  const runs = runsWhere(
+    ctx.n,
+    (i) =>
+      !present(ctx.values[i]) &&
+      installed(ctx, i) &&
+      tsOf(ctx, i) + ctx.step <= dueEnd &&
+      !(p.excludeOutages && ctx.outage[i]),
+  );
+  return runs
+    .filter(([a, b]) => b - a >= p.minIntervals)
+    .map((r) => {
+      const count = r[1] - r[0];
+      return runFound(
+        ctx,
+        r,
+        `${plural(count, 'missing interval')} (${minutesOf(ctx, count)} min) from ` +
+          `${local(ctx, tsOf(ctx, r[0]))} to ${local(ctx, tsOf(ctx, r[1]))}`,
+        { count },
+      );
+    });
+};
+
+const intervalAlignment: RuleFn<'interval_alignment'> = (ctx) => {
+  const received = ctx.input.received;
+  if (!received) {
+    ctx.skip('no arrival grid given (input.received)');
+    return [];
+  }
+  const meterSeconds = ctx.input.meter.intervalSeconds;
+  interface Bad {
+    ts: number;
+    seconds: number;
+    kind: 'size' | 'alignment';
+    offset: number;
+  }
+  const bad: Bad[] = [];
+  for (const r of received.slice().sort((x, y) => x.ts - y.ts)) {
+    if (!Number.isFinite(r.ts) || !Number.isFinite(r.intervalSeconds)) continue;
+    const offset = ((r.ts % ctx.step) + ctx.step) % ctx.step;
+    if (r.intervalSeconds !== meterSeconds)
+      bad.push({ ts: r.ts, seconds: r.intervalSeconds, kind: 'size', offset });
+    else if (offset !== 0)
+      bad.push({ ts: r.ts, seconds: r.intervalSeconds, kind: 'alignment', offset });
+  }
+  const out: Found[] = [];
+  let g: Bad[] = [];
+  const flush = () => {
+    if (!g.length) return;
+    const first = g[0]!;
+    const last = g[g.length - 1]!;
+    const from = first.ts;
+    const to = last.ts + Math.max(last.seconds, 1) * 1000;
+    const detail =
+      first.kind === 'size'
+        ? `${plural(g.length, 'reading')} of ${first.seconds} s from ${local(ctx, from)}, but meter ` +
+          `${ctx.input.meter.serial} records ${meterSeconds} s intervals`
+        : `${plural(g.length, 'reading')} from ${local(ctx, from)} start ${first.offset / 1000} s after ` +
+          `a ${meterSeconds} s boundary`;
+    out.push({
+      from,
+      to,
+      intervals: indexesOverlapping(ctx, from, to),
+      detail,
+      data:
+        first.kind === 'size'
+          ? { count: g.length, intervalSeconds: first.seconds }
+          : { count: g.length, offsetSeconds: first.offset / 1000 },
+    });
+    g = [];
+  };
+  for (const b of bad) {
+    const prev = g[g.length - 1];
+    const joins =
+      prev &&
+      prev.kind === b.kind &&
+      prev.seconds === b.seconds &&
+      (b.kind === 'size' || prev.offset === b.offset) &&
+      b.ts - prev.ts <= Math.max(prev.seconds * 1000, ctx.step);
+    if (!joins) flush();
+    g.push(b);
+  }
+  flush();
+  return out;
+};
+
+const future: RuleFn<'future'> = (ctx, p: FutureParams) => {
+  const limit = ctx.input.now + p.toleranceSeconds * 1000;
+  return runsWhere(ctx.n, (i) => present(ctx.values[i]) && tsOf(ctx, i) + ctx.step > limit).map(
+    (r) =>
+      runFound(
+        ctx,
+        r,
+        `${plural(r[1] - r[0], 'interval')} from ${local(ctx, tsOf(ctx, r[0]))} end after now ` +
+          `(${local(ctx, ctx.input.now)}) plus the ${p.toleranceSeconds} s clock tolerance`,
+        { count: r[1] - r[0] },
+      ),
+  );
+};
+
+const preInstallation: RuleFn<'pre_installation'> = (ctx) => {
+  const m = ctx.input.meter;
+  const before = runsWhere(
+    ctx.n,
+    (i) => present(ctx.values[i]) && tsOf(ctx, i) < m.installedAt,
+  ).map((r) =>
+    runFound(
+      ctx,
+      r,
+      `${plural(r[1] - r[0], 'interval')} from ${local(ctx, tsOf(ctx, r[0]))} before meter ` +
+        `${m.serial} was installed (${local(ctx, m.installedAt)})`,
+      { count: r[1] - r[0] },
+    ),
+  );
+  const removedAt = m.removedAt;
+  const after =
+    removedAt === null
+      ? []
+      : runsWhere(ctx.n, (i) => present(ctx.values[i]) && tsOf(ctx, i) >= removedAt).map((r) =>
+          runFound(
+            ctx,
+            r,
+            `${plural(r[1] - r[0], 'interval')} from ${local(ctx, tsOf(ctx, r[0]))} after meter ` +
+              `${m.serial} was removed (${local(ctx, removedAt)})`,
+            { count: r[1] - r[0] },
+          ),
+        );
+  return [...before, ...after];
+};
+
+const conflictingDuplicate: RuleFn<'conflicting_duplicate'> = (
+  ctx,
+  p: ConflictingDuplicateParams,
+) => {
+  const diff = new Map<number, number>();
+  for (const c of ctx.input.conflicts ?? []) {
+    const i = (c.ts - ctx.start) / ctx.step;
+    if (!Number.isInteger(i) || i < 0 || i >= ctx.n) continue;
+    const vs = c.values.filter((v) => Number.isFinite(v));
+    if (vs.length < 2) continue;
+    const lo = Math.min(...vs);
+    const hi = Math.max(...vs);
+    if (hi - lo > p.minDifferenceKwh && !sameValue(lo, hi))
+      diff.set(i, Math.max(diff.get(i) ?? 0, hi - lo));
+  }
+  if (!diff.size) return [];
+  return runsWhere(ctx.n, (i) => diff.has(i)).map((r) => {
+    let max = 0;
+    for (let i = r[0]; i < r[1]; i++) max = Math.max(max, diff.get(i)!);
+    return runFound(
+      ctx,
+      r,
+      `${plural(r[1] - r[0], 'interval')} from ${local(ctx, tsOf(ctx, r[0]))} received again with a ` +
+        `different value (up to ${round(max)} kWh apart)`,
+      { count: r[1] - r[0], maxDifferenceKwh: round(max, 6) },
+    );
+  });
+};
+
+const negative: RuleFn<'negative'> = (ctx, p: NegativeParams) => {
+  const out: Found[] = [];
+  const channel = ctx.input.meter.channel;
+  if (channel === 'delivered' || p.checkReceived) {
+    for (const r of runsWhere(ctx.n, (i) => {
+      const v = ctx.values[i];
+      return present(v) && v < -p.toleranceKwh;
+    })) {
+      let min = 0;
+      for (let i = r[0]; i < r[1]; i++) min = Math.min(min, ctx.values[i]!);
+      out.push(
+        runFound(
+          ctx,
+          r,
+          `${plural(r[1] - r[0], 'negative value')} on the ${channel} channel from ` +
+            `${local(ctx, tsOf(ctx, r[0]))} (lowest ${round(min)} kWh)`,
+          { count: r[1] - r[0], minKwh: min },
+        ),
+      );
+    }
+  }
+  const reads = (ctx.input.registerReads ?? [])
+    .filter((r) => Number.isFinite(r.ts) && Number.isFinite(r.value))
+    .sort((a, b) => a.ts - b.ts);
+  const end = tsOf(ctx, ctx.n);
+  for (let k = 1; k < reads.length; k++) {
+    const a = reads[k - 1]!;
+    const b = reads[k]!;
+    if (a.ts > end || b.ts < ctx.start) continue;
+    if (b.value < a.value - p.toleranceKwh) {
+      out.push({
+        from: a.ts,
+        to: b.ts,
+        intervals: indexesOverlapping(ctx, a.ts, b.ts),
+        detail:
+          `register went backwards from ${round(a.value)} kWh (${local(ctx, a.ts)}) to ` +
+          `${round(b.value)} kWh (${local(ctx, b.ts)})`,
+        data: { fromKwh: a.value, toKwh: b.value },
+      });
+    }
+  }
+  return out;
+};
+
+const zeroRun: RuleFn<'zero_run'> = (ctx, p: ZeroRunParams) => {
+  if (ctx.input.meter.channel === 'received' && !p.checkReceived) return [];
+  const runs = runsWhere(ctx.n, (i) => {
+    const q = ctx.quality[i];
+    return ctx.values[i] === 0 && !ctx.outage[i] && !(present(q) && isSubstitute(q));
+  }).filter(([a, b]) => minutesOf(ctx, b - a) >= p.minMinutes);
+  if (!runs.length) return [];
+  const h = ctx.history();
+  const out: Found[] = [];
+  if (h.slotStats && h.intervalDays >= p.minHistoryDays) {
+    for (const r of runs) {
+      let days = 0;
+      let used = 0;
+      for (let i = r[0]; i < r[1]; i++) {
+        const s = h.slotStats(localMinuteOfDay(tsOf(ctx, i), ctx.zone));
+        if (!s) continue;
+        days += s[0];
+        used += s[1];
+      }
+      if (days === 0) continue;
+      const share = used / days;
+      if (share >= p.minExpectedShare) {
+        const count = r[1] - r[0];
+        out.push(
+          runFound(
+            ctx,
+            r,
+            `${plural(count, 'zero interval')} (${minutesOf(ctx, count)} min) from ` +
+              `${local(ctx, tsOf(ctx, r[0]))}; at these times of day the meter recorded usage on ` +
+              `${round(share * 100, 1)} % of its history days`,
+            { count, expectedShare: round(share, 4) },
+          ),
+        );
+      }
+    }
+    return out;
+  }
+  if (h.dailyTotals.length >= p.minHistoryDays) {
+    const avg = mean(h.dailyTotals);
+    if (avg < p.minDailyKwh) return [];
+    for (const r of runs) {
+      const count = r[1] - r[0];
+      out.push(
+        runFound(
+          ctx,
+          r,
+          `${plural(count, 'zero interval')} (${minutesOf(ctx, count)} min) from ` +
+            `${local(ctx, tsOf(ctx, r[0]))}; the meter's history averages ${round(avg, 2)} kWh/day`,
+          { count, historyMeanDailyKwh: round(avg) },
+        ),
+      );
+    }
+    return out;
+  }
+  ctx.skip(`zero runs found but fewer than ${p.minHistoryDays} history days to judge them`);
+  return out;
+};
+
+interface DaySum {
+  day: LocalDaySlice;
+  sum: number;
+  count: number;
+  complete: boolean;
+}
+
+function daySums(ctx: Ctx): DaySum[] {
+  return ctx.days.map((day) => {
+    let sum = 0;
+    let count = 0;
+    for (let i = day.first; i < day.last; i++) {
+      const v = ctx.values[i];
+      if (present(v)) {
+        sum += v;
+        count++;
+      }
+    }
+    return { day, sum, count, complete: count === day.fullCount };
+  });
+}
+
+function dayFound(ctx: Ctx, d: DaySum, detail: string, data: Record<string, number>): Found {
+  return {
+    from: Math.max(d.day.dayStart, ctx.start),
+    to: Math.min(d.day.dayEnd, tsOf(ctx, ctx.n)),
+    intervals: range(d.day.first, d.day.last),
+    detail,
+    data,
+  };
+}
+
+const highLow: RuleFn<'high_low'> = (ctx, p: HighLowParams) => {
+  if (ctx.input.meter.channel === 'received' && !p.checkReceived) return [];
+  const totals = ctx.history().dailyTotals;
+  if (totals.length < p.minHistoryDays) {
+    ctx.skip(`${totals.length} history days, ${p.minHistoryDays} needed`);
+    return [];
+  }
+  const mu = mean(totals);
+  if (mu < p.minMeanDailyKwh) return [];
+  const sd = sampleSd(totals);
+  const high = Math.max(p.highFactor * mu, mu + p.sigmas * sd);
+  const low = Math.min(p.lowFactor * mu, mu - p.sigmas * sd);
+  const out: Found[] = [];
+  for (const d of daySums(ctx)) {
+    if (d.count === 0) continue;
+    const data = {
+      totalKwh: round(d.sum),
+      historyMeanKwh: round(mu),
+      historySdKwh: round(sd),
+      highLimitKwh: round(high),
+      lowLimitKwh: round(low),
+    };
+    if (d.sum > high) {
+      out.push(
+        dayFound(
+          ctx,
+          d,
+          `${d.day.date}: ${d.complete ? '' : 'at least '}${round(d.sum, 2)} kWh, above the high limit ` +
+            `${round(high, 2)} kWh (history ${round(mu, 2)} ± ${round(sd, 2)} kWh/day)`,
+          data,
+        ),
+      );
+    } else if (d.complete && d.sum < low) {
+      out.push(
+        dayFound(
+          ctx,
+          d,
+          `${d.day.date}: ${round(d.sum, 2)} kWh, below the low limit ${round(low, 2)} kWh ` +
+            `(history ${round(mu, 2)} ± ${round(sd, 2)} kWh/day)`,
+          data,
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
+  const out: Found[] = [];
+  const minKwh = p.minKw * ctx.hours;
+  for (const day of ctx.days) {
+    const idx: number[] = [];
+    for (let i = day.first; i < day.last; i++) if (present(ctx.values[i])) idx.push(i);
+    if (idx.length < 3 || idx.length < (p.minCoveragePercent / 100) * day.fullCount) continue;
+    const asc = idx.map((i) => ctx.values[i]!).sort((a, b) => a - b);
+    const highest = asc[asc.length - 1]!;
+    const third = asc[asc.length - 3]!;
+    // Upper quartile of the non-zero values: zeros (PV netting, intermittent export) say nothing
+    // about the level a spike stands out from.
+    const positive = asc.filter((v) => v > 0);
+    const q75 = positive.length ? quantileSorted(positive, 0.75) : 0;
+    const oracleLimit = Math.max(0, third) * (1 + p.tolerancePercent / 100);
+    const percent = third > 0 ? ((highest - third) / third) * 100 : Infinity;
+    for (const i of idx) {
+      const v = ctx.values[i]!;
+      if (v <= 0 || v < minKwh) continue;
+      const oracle = percent > p.tolerancePercent && v > oracleLimit;
+      const prev = i > 0 ? ctx.values[i - 1] : null;
+      const next = i + 1 < ctx.n ? ctx.values[i + 1] : null;
+      const ref = Math.max(prev ?? 0, next ?? 0, q75);
+      const isolated = p.neighbourFactor > 0 && ref > 0 && v > p.neighbourFactor * ref;
+      if (!oracle && !isolated) continue;
+      const why: string[] = [];
+      if (oracle) {
+        why.push(
+          `${round(percent, 1)} % above the day's third-highest interval (${round(third)} kWh; ` +
+            `tolerance ${p.tolerancePercent} %)`,
+        );
+      }
+      if (isolated)
+        why.push(
+          `${round(v / ref, 1)}× its neighbours and the day's upper quartile of non-zero values`,
+        );
+      const data: Record<string, number> = {
+        valueKwh: v,
+        thirdHighestKwh: third,
+        neighbourRefKwh: round(ref, 6),
+      };
+      if (Number.isFinite(percent)) data.percentDifference = round(percent, 2);
+      out.push({
+        from: tsOf(ctx, i),
+        to: tsOf(ctx, i + 1),
+        intervals: [i],
+        detail: `spike of ${round(v)} kWh at ${local(ctx, tsOf(ctx, i))}: ${why.join('; ')}`,
+        data,
+      });
+    }
+  }
+  return out;
+};
+
+const sumCheck: RuleFn<'sum_check'> = (ctx, p: SumCheckParams) => {
+  const end = tsOf(ctx, ctx.n);
+  const reads = (ctx.input.registerReads ?? [])
+    .filter(
+      (r) =>
+        Number.isFinite(r.value) &&
+        r.ts >= ctx.start &&
+        r.ts <= end &&
+        (r.ts - ctx.start) % ctx.step === 0,
+    )
+    .sort((a, b) => a.ts - b.ts);
+  if (reads.length < 2) {
+    ctx.skip('fewer than two register reads on interval boundaries inside the window');
+    return [];
+  }
+  const out: Found[] = [];
+  for (let k = 1; k < reads.length; k++) {
+    const r0 = reads[k - 1]!;
+    const r1 = reads[k]!;
+    const registerDiff = r1.value - r0.value;
+    if (r1.ts === r0.ts || registerDiff < 0) continue; // backwards: the negative rule's case
+    const a = (r0.ts - ctx.start) / ctx.step;
+    const b = (r1.ts - ctx.start) / ctx.step;
+    let sum = 0;
+    let complete = true;
+    for (let i = a; i < b; i++) {
+      const v = ctx.values[i];
+      if (!present(v)) {
+        complete = false;
+        break;
+      }
+      sum += v;
+    }
+    if (!complete) continue; // the missing rule reports the gap
+    const difference = sum - registerDiff;
+    const allowed = Math.max(p.toleranceKwh, (p.tolerancePercent / 100) * registerDiff);
+    if (Math.abs(difference) > allowed) {
+      out.push({
+        from: r0.ts,
+        to: r1.ts,
+        intervals: range(a, b),
+        detail:
+          `intervals from ${local(ctx, r0.ts)} to ${local(ctx, r1.ts)} sum to ${round(sum, 3)} kWh, ` +
+          `the register advanced ${round(registerDiff, 3)} kWh (allowed ±${round(allowed, 3)} kWh)`,
+        data: {
+          intervalSumKwh: round(sum, 6),
+          registerDifferenceKwh: round(registerDiff, 6),
+          differenceKwh: round(difference, 6),
+        },
+      });
+    }
+  }
+  return out;
+};
+
+function scaleGuess(ratio: number, multiplier: number): string {
+  const near = (x: number, target: number) => x >= target * 0.75 && x <= target * 1.33;
+  const up = ratio >= 1;
+  const r = up ? ratio : 1 / ratio;
+  if (near(r, 1000))
+    return up ? 'values look like Wh reported as kWh' : 'values look like kWh reported as Wh';
+  if (multiplier > 1 && near(r, multiplier)) {
+    return up
+      ? `the multiplier ×${multiplier} looks applied twice`
+      : `the multiplier ×${multiplier} looks not applied`;
+  }
+  return `values are ×${round(ratio, r >= 10 ? 0 : 3)} the usual scale`;
+}
+
+const multiplierUnit: RuleFn<'multiplier_unit'> = (ctx, p: MultiplierUnitParams) => {
+  const out: Found[] = [];
+  const maxKwh = p.maxKw * ctx.hours;
+  for (const r of runsWhere(ctx.n, (i) => {
+    const v = ctx.values[i];
+    return present(v) && v > maxKwh;
+  })) {
+    let max = 0;
+    for (let i = r[0]; i < r[1]; i++) max = Math.max(max, ctx.values[i]!);
+    out.push(
+      runFound(
+        ctx,
+        r,
+        `${plural(r[1] - r[0], 'interval')} from ${local(ctx, tsOf(ctx, r[0]))} above what the service ` +
+          `can deliver: up to ${round(max / ctx.hours, 1)} kW average, limit ${p.maxKw} kW`,
+        { count: r[1] - r[0], maxKw: round(max / ctx.hours, 3), limitKw: p.maxKw },
+      ),
+    );
+  }
+  const totals = ctx.history().dailyTotals;
+  if (totals.length < p.minHistoryDays) {
+    ctx.skip(`scale test: ${totals.length} history days, ${p.minHistoryDays} needed`);
+    return out;
+  }
+  // Export swings with sunshine and season far more than usage does: on the received channel
+  // the reference is the history's best day, and only the high direction is tested.
+  const delivered = ctx.input.meter.channel === 'delivered';
+  const ref = delivered ? mean(totals) : Math.max(...totals);
+  if (!(ref > 0)) return out;
+  const refText = delivered
+    ? `average of ${round(ref, 2)} kWh/day`
+    : `highest day, ${round(ref, 2)} kWh`;
+  const multiplier = ctx.input.meter.multiplier;
+  for (const d of daySums(ctx)) {
+    if (d.count === 0) continue;
+    const ratio = d.sum / ref;
+    const high = ratio >= p.ratio;
+    const low = d.complete && delivered && ratio <= 1 / p.ratio;
+    if (!high && !low) continue;
+    out.push(
+      dayFound(
+        ctx,
+        d,
+        `${d.day.date}: ${round(d.sum, 2)} kWh is ×${round(ratio, ratio >= 10 ? 0 : 3)} the history ` +
+          `${refText}: ${scaleGuess(ratio, multiplier)}`,
+        { totalKwh: round(d.sum), historyRefKwh: round(ref), ratio: round(ratio, 4) },
+      ),
+    );
+  }
+  return out;
+};
+
+const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
+  ctx,
+  p: ConsecutiveIdenticalParams,
+) => {
+  const out: Found[] = [];
+  const candidate = (i: number): boolean => {
+    const v = ctx.values[i];
+    const q = ctx.quality[i];
+    return present(v) && v !== 0 && !(present(q) && isSubstitute(q));
+  };
+  let i = 0;
+  while (i < ctx.n) {
+    if (!candidate(i)) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < ctx.n && candidate(j) && sameValue(ctx.values[j]!, ctx.values[i]!)) j++;
+    const count = j - i;
+    if (minutesOf(ctx, count) >= p.minMinutes) {
+      out.push(
+        runFound(
+          ctx,
+          [i, j],
+          `${ctx.values[i]} kWh held for ${plural(count, 'interval')} (${minutesOf(ctx, count)} min) ` +
+            `from ${local(ctx, tsOf(ctx, i))}`,
+          { count, valueKwh: ctx.values[i]! },
+        ),
+      );
+    }
+    i = j;
+  }
+  return out;
+};
+
+const prolongedEstimation: RuleFn<'prolonged_estimation'> = (ctx, p: ProlongedEstimationParams) => {
+  const estimated = (i: number): boolean => {
+    const q = ctx.quality[i];
+    return present(ctx.values[i]) && present(q) && isSubstitute(q);
+  };
+  const out: Found[] = [];
+  for (const r of runsWhere(ctx.n, estimated)) {
+    const count = r[1] - r[0];
+    if (minutesOf(ctx, count) < p.minConsecutiveMinutes) continue;
+    out.push(
+      runFound(
+        ctx,
+        r,
+        `${plural(count, 'estimated interval')} in a row (${round(minutesOf(ctx, count) / 60, 2)} h) from ` +
+          `${local(ctx, tsOf(ctx, r[0]))}`,
+        { count },
+      ),
+    );
+  }
+  let due = 0;
+  const all: number[] = [];
+  for (let i = 0; i < ctx.n; i++) {
+    if (installed(ctx, i) && tsOf(ctx, i) + ctx.step <= ctx.input.now) due++;
+    if (estimated(i)) all.push(i);
+  }
+  if (due > 0 && all.length > 0) {
+    const percent = (all.length / due) * 100;
+    if (percent > p.maxWindowPercent) {
+      out.push({
+        from: ctx.start,
+        to: tsOf(ctx, ctx.n),
+        intervals: all,
+        detail:
+          `${plural(all.length, 'estimated interval')} of ${due} due in the window ` +
+          `(${round(percent, 1)} %, limit ${p.maxWindowPercent} %)`,
+        data: { count: all.length, due, percent: round(percent, 3) },
+      });
+    }
+  }
+  return out;
+};
+
+const RULES: { readonly [K in RuleId]: RuleFn<K> } = {
+  missing,
+  interval_alignment: intervalAlignment,
+  future,
+  pre_installation: preInstallation,
+  conflicting_duplicate: conflictingDuplicate,
+  negative,
+  zero_run: zeroRun,
+  high_low: highLow,
+  spike,
+  sum_check: sumCheck,
+  multiplier_unit: multiplierUnit,
+  consecutive_identical: consecutiveIdentical,
+  prolonged_estimation: prolongedEstimation,
+};
+
+// ---------------------------------------------------------------------------------------------
+// History
+
+function buildHistory(ctx: Pick<Ctx, 'input' | 'zone'>): HistoryView {
+  const h = ctx.input.history;
+  const intervals = h?.intervals;
+  let dailyTotals = (h?.dailyTotals ?? []).filter((x) => Number.isFinite(x));
+  if (!intervals || intervals.values.length === 0) {
+    return { dailyTotals, intervalDays: 0, slotStats: null };
+  }
+  const step = intervals.intervalSeconds * 1000;
+  const slotMinutes = intervals.intervalSeconds / 60;
+  const days = localDays(intervals.start, intervals.values.length, step, ctx.input.meter.timeZone);
+  const seen = new Map<number, [number, number]>();
+  const completeTotals: number[] = [];
+  let intervalDays = 0;
+  for (const d of days) {
+    let sum = 0;
+    let count = 0;
+    for (let i = d.first; i < d.last; i++) {
+      const v = intervals.values[i];
+      if (!present(v)) continue;
+      sum += v;
+      count++;
+      const slot = Math.floor(localMinuteOfDay(intervals.start + i * step, ctx.zone) / slotMinutes);
+      const s = seen.get(slot) ?? [0, 0];
+      s[0]++;
+      if (v > 0) s[1]++;
+      seen.set(slot, s);
+    }
+    if (count > 0) intervalDays++;
+    if (count === d.fullCount) completeTotals.push(sum);
+  }
+  if (!h?.dailyTotals) dailyTotals = completeTotals;
+  return {
+    dailyTotals,
+    intervalDays,
+    slotStats: (minute) => seen.get(Math.floor(minute / slotMinutes)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+function checkInput(input: VeeInput): void {
+  const { series, meter } = input;
+  if (series.intervalSeconds !== meter.intervalSeconds) {
+    throw new MeterdataError(
+      ErrorCode.INTERVAL_LENGTH_MISMATCH,
+      `series of ${series.intervalSeconds} s intervals for meter ${meter.serial}, which records ` +
+        `${meter.intervalSeconds} s: lay the readings on the meter's grid first`,
+    );
+  }
+  if (!Number.isInteger(series.intervalSeconds) || series.intervalSeconds <= 0) {
+    throw new MeterdataError(
+      ErrorCode.BAD_USER_INPUT,
+      `interval of ${series.intervalSeconds} s is not a positive whole number`,
+    );
+  }
+  if (series.start % (series.intervalSeconds * 1000) !== 0) {
+    throw new MeterdataError(
+      ErrorCode.MISALIGNED_INTERVAL,
+      `series start ${series.start} is not on a ${series.intervalSeconds} s boundary`,
+    );
+  }
+  if (series.quality.length !== series.values.length) {
+    throw new MeterdataError(
+      ErrorCode.BAD_USER_INPUT,
+      `series has ${series.values.length} values but ${series.quality.length} quality codes`,
+    );
+  }
+  const hist = input.history?.intervals;
+  if (
+    hist &&
+    (!Number.isInteger(hist.intervalSeconds) ||
+      hist.intervalSeconds < 60 ||
+      hist.quality.length !== hist.values.length)
+  ) {
+    throw new MeterdataError(
+      ErrorCode.BAD_USER_INPUT,
+      `history.intervals needs whole-second intervals of at least 60 s and one quality code per ` +
+        `value (got ${hist.intervalSeconds} s, ${hist.values.length} values, ${hist.quality.length} codes)`,
+    );
+  }
+  if (!Number.isFinite(input.now))
+    throw new MeterdataError(ErrorCode.BAD_USER_INPUT, 'now must be epoch ms');
+}
+
+function outageMask(series: Series, outages: VeeInput['outages']): Uint8Array {
+  const n = series.values.length;
+  const step = series.intervalSeconds * 1000;
+  const mask = new Uint8Array(n);
+  for (const o of outages ?? []) {
+    if (!(o.to > o.from)) continue;
+    const a = Math.max(0, Math.floor((o.from - series.start) / step));
+    const b = Math.min(n, Math.ceil((o.to - series.start) / step));
+    if (b > a) mask.fill(1, a, b);
+  }
+  return mask;
+}
+
+/**
+ * Validates one meter-channel window with a rule set. Disabled rules do not run. Every failure
+ * carries its rule's configured severity; `flags` ORs the rule bits of all failures covering an
+ * interval, whatever their severity (the severity decides what the caller does with them).
+ */
+export function runRules(input: VeeInput, ruleSet: RuleSet): VeeResult {
+  checkInput(input);
+  const { series } = input;
+  const zone = zoneOf(input.meter.timeZone);
+  const n = series.values.length;
+  const step = series.intervalSeconds * 1000;
+  let history: HistoryView | undefined;
+  const skipped: SkippedRule[] = [];
+  let current: RuleId = RULE_IDS[0];
+  const ctx: Ctx = {
+    input,
+    n,
+    start: series.start,
+    step,
+    hours: series.intervalSeconds / 3600,
+    values: series.values,
+    quality: series.quality,
+    zone,
+    days: localDays(series.start, n, step, input.meter.timeZone),
+    outage: outageMask(series, input.outages),
+    history: () => (history ??= buildHistory({ input, zone })),
+    skip: (reason) => skipped.push({ rule: current, reason }),
+  };
+  const failures: RuleFailure[] = [];
+  for (const id of RULE_IDS) {
+    const cfg = ruleSet.rules[id];
+    if (!cfg.enabled) continue;
+    current = id;
+    const fn = RULES[id] as RuleFn<RuleId>;
+    for (const f of fn(ctx, cfg.params)) failures.push({ rule: id, severity: cfg.severity, ...f });
+  }
+  const order = new Map(RULE_IDS.map((id, i) => [id, i]));
+  failures.sort(
+    (a, b) => a.from - b.from || order.get(a.rule)! - order.get(b.rule)! || a.to - b.to,
+  );
+  const flags = new Int32Array(n);
+  for (const f of failures) for (const i of f.intervals) flags[i] |= RULE_BIT[f.rule];
+  return { failures, flags, skipped };
+}
