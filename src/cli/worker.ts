@@ -148,6 +148,7 @@ export async function runWorker(
       maxDeliveries: rt.config.maxDeliveries,
       clockToleranceSeconds: rt.config.clockToleranceSeconds,
       keepRejections: rt.config.keepRejections,
+      vee: rt.config.vee,
       ...(republish !== undefined ? { republishAfterSeconds: republish } : {}),
     },
     io.stdout,

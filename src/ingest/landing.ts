@@ -19,6 +19,7 @@ import {
   insertFile,
   insertFilePart,
   insertRejections,
+  markPublished,
 } from '../storage/landing';
 import { type JobQueue, type ChunkRef } from './queue';
 import { sql } from '@databases/pg';
@@ -309,6 +310,7 @@ export async function receiveFile(
       seq,
     }));
     await opts.queue.publish(refs);
+    await markPublished(pool, refs);
   }
   return result;
 }

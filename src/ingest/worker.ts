@@ -9,6 +9,7 @@ import { type ConnectionPool } from '@databases/pg';
 import { type Logger } from '../logger';
 import { groupIntoPatches } from '../domain/readings';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
+import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
 import {
   countDelivery,
   finishFileIfComplete,
@@ -19,6 +20,7 @@ import {
   markChunkDone,
   markFileProcessing,
   markPublished,
+  unclosedCompleteFiles,
   unqueuedChunks,
 } from '../storage/landing';
 import { decodeChunk, decompress } from './chunk-codec';
@@ -41,6 +43,8 @@ export interface WorkerOptions {
    * Node with another's transaction in PostgreSQL (needs a pool of at least that size).
    */
   concurrency?: number;
+  /** run the VEE rules over each chunk's touched days, in its transaction (default true) */
+  vee?: boolean;
   now?: () => number;
 }
 
@@ -70,7 +74,9 @@ export class IngestWorker {
     const log = this.logger.child({ fileId: d.fileId, chunk: d.seq, worker: this.name });
     const deliveries = await countDelivery(this.pool, d.fileId, d.seq);
     if (deliveries === 0) {
-      // Already done (or dead): a redelivery after a crash between commit and acknowledge.
+      // Already done (or dead): a redelivery after a crash between commit and acknowledge,
+      // which may have come before the file was closed too.
+      await this.finishFile(d.fileId, log);
       await this.queue.ack(d);
       return 'skipped';
     }
@@ -103,11 +109,20 @@ export class IngestWorker {
         this.pool,
         patches.map((p) => p.day),
       );
+      const vee = this.opts.vee !== false && patches.length > 0;
+      const ruleSets = vee ? await cachedRuleSets(this.pool) : null;
       outcome = await retryOnConflict(() =>
         this.pool.tx(async (tx) => {
           const chunk = await lockChunk(tx, d.fileId, d.seq);
           if (!chunk || chunk.status !== 'pending') return 'skipped' as const;
           const c = await writePatches(this.pool, patches, batchId, { tx });
+          if (ruleSets) {
+            await runVee(tx, targetsOf(patches), {
+              ruleSets,
+              now: this.opts.now ? this.opts.now() : Date.now(),
+              onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),
+            });
+          }
           await insertRejections(tx, d.fileId, rejections, this.opts.keepRejections ?? 1000);
           await markChunkDone(
             tx,
@@ -120,13 +135,19 @@ export class IngestWorker {
         }),
       );
     }
+    // The file is closed before the acknowledgement: if that fails, or the process dies in
+    // between, the redelivery closes it (nothing else would).
+    await this.finishFile(d.fileId, log);
     await this.queue.ack(d);
-    if (await finishFileIfComplete(this.pool, d.fileId)) {
-      log.info('file done');
-      this.resolvers.delete(d.fileId);
-      this.batchIds.delete(d.fileId);
-    }
     return outcome;
+  }
+
+  private async finishFile(fileId: number, log: Logger): Promise<void> {
+    if (await finishFileIfComplete(this.pool, fileId)) {
+      log.info('file done');
+      this.resolvers.delete(fileId);
+      this.batchIds.delete(fileId);
+    }
   }
 
   private resolverFor(fileId: number): MeterResolver {
@@ -153,6 +174,9 @@ export class IngestWorker {
 
   /** Publishes staged chunks whose reference never reached the queue (it was down). */
   async sweep(): Promise<number> {
+    // Close files a crash left open after their last chunk committed.
+    for (const id of await unclosedCompleteFiles(this.pool, 100))
+      await finishFileIfComplete(this.pool, id);
     const refs = await unqueuedChunks(this.pool, this.opts.republishAfterSeconds ?? 10, 1000);
     if (refs.length) {
       await this.queue.publish(refs);

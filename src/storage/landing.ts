@@ -446,3 +446,25 @@ export async function listProfiles(
     updatedAt: r.updated_at as Date,
   }));
 }
+
+/**
+ * The queue lost its entries (Redis restarted without its data): every pending chunk is to be
+ * published again by the next sweep.
+ */
+export async function unpublishPending(db: Queryable): Promise<number> {
+  const rows: Row[] = await db.query(sql`
+    UPDATE ingest_chunk SET published_at = NULL
+    WHERE status = 'pending' AND published_at IS NOT NULL
+    RETURNING file_id`);
+  return rows.length;
+}
+
+/** Files whose chunks are all done but that were not closed (a crash between the two). */
+export async function unclosedCompleteFiles(db: Queryable, max: number): Promise<number[]> {
+  const rows: Row[] = await db.query(sql`
+    SELECT f.id FROM ingest_file f
+    WHERE f.status IN ('received', 'processing') AND f.chunks_total > 0
+      AND NOT EXISTS (SELECT 1 FROM ingest_chunk c WHERE c.file_id = f.id AND c.status <> 'done')
+    ORDER BY f.id LIMIT ${max}`);
+  return rows.map((r) => num(r.id));
+}

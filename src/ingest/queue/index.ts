@@ -1,5 +1,6 @@
 /** Picks the queue: Redis Streams with REDIS_URL, otherwise the in-process queue. */
 import { type ConnectionPool } from '@databases/pg';
+import { unpublishPending } from '../../storage/landing';
 import { PostgresQueue } from './postgres';
 import { RedisQueue } from './redis';
 import { type JobQueue } from './types';
@@ -21,6 +22,7 @@ export function createQueue(
       url: opts.redisUrl,
       claimIdleMs: opts.claimIdleMs,
       stream: opts.stream,
+      onStreamLost: () => unpublishPending(pool),
     });
   }
   return new PostgresQueue(pool, opts.leaseSeconds);

@@ -14,6 +14,8 @@ export interface RedisQueueOptions {
   group?: string;
   /** an entry pending this long with a consumer is taken over by another */
   claimIdleMs?: number;
+  /** called when Redis lost the stream (restarted without its data) */
+  onStreamLost?: () => Promise<unknown>;
 }
 
 export class RedisQueue implements JobQueue {
@@ -125,6 +127,13 @@ export class RedisQueue implements JobQueue {
       if (!res) return [];
       return toDeliveries(res[0]![1]);
     } catch (err) {
+      // Redis came back without its data (no persistence): the group is created again on the
+      // next take, or this consumer would get NOGROUP for ever.
+      if (replyCode(err) === 'NOGROUP') {
+        this.groupReady = null;
+        // Its entries are gone with it: have the staged chunks published again.
+        await this.opts.onStreamLost?.().catch(() => undefined);
+      }
       throw this.unavailable(err);
     }
   }
@@ -152,6 +161,11 @@ export class RedisQueue implements JobQueue {
     this.blocking.clear();
     await Promise.all(all.map((r) => r.quit().catch(() => r.disconnect())));
   }
+}
+
+/** The error code a Redis error reply starts with (`NOGROUP`, `BUSYGROUP`, …). */
+function replyCode(err: unknown): string {
+  return String((err as Error | null)?.message ?? '').split(' ', 1)[0]!;
 }
 
 function toDeliveries(entries: Array<[string, string[]] | null> | undefined): Delivery[] {
