@@ -22,6 +22,24 @@ export interface BenchOptions {
   transformerRequests: number;
   /** keep the temporary directory (data, CSV, logs) */
   keep: boolean;
+  /** skip the meter-month and many-meters reads (the GraphQL servers) */
+  skipReads: boolean;
+  /** `meterdata worker --concurrency` of the head-end workers; null = the CLI's default */
+  workerConcurrency: number | null;
+  /** skip the head-end ingestion section (landing → queue → workers) */
+  skipHeadend: boolean;
+  /** formats of the head-end section */
+  headendFormats: Array<'csv' | 'cmep' | 'espi'>;
+  /** worker process counts of the head-end section */
+  headendWorkers: number[];
+  /** how files land: `meterdata ingest --format` (cli), POST /ingest/files to serve (http), or auto */
+  landing: 'auto' | 'cli' | 'http';
+  /** skip the peak-RSS measurement (a ≥ 1 GB file through landing and one worker) */
+  skipRss: boolean;
+  /** size of the peak-RSS file, GiB; null = 1 at the default size, skipped at smaller sizes */
+  rssGb: number | null;
+  /** write V8 CPU profiles of the head-end landing and worker processes to bench/out */
+  cpuProf: boolean;
   help: boolean;
 }
 
@@ -38,8 +56,20 @@ export const DEFAULTS: BenchOptions = {
   instantRequests: 200,
   transformerRequests: 100,
   keep: false,
+  skipReads: false,
+  workerConcurrency: null,
+  skipHeadend: false,
+  headendFormats: ['csv', 'cmep', 'espi'],
+  headendWorkers: [1, 2],
+  landing: 'auto',
+  skipRss: false,
+  rssGb: null,
+  cpuProf: false,
   help: false,
 };
+
+/** GiB of the peak-RSS file when --rss-gb is not given and the fleet is the default size */
+export const DEFAULT_RSS_GB = 1;
 
 export const USAGE = `usage: npm run bench -- [options]
 
@@ -55,6 +85,19 @@ export const USAGE = `usage: npm run bench -- [options]
   --instant-requests N     sequential instant(at:) requests (default ${DEFAULTS.instantRequests})
   --transformer-requests N sequential transformer series requests (default ${DEFAULTS.transformerRequests})
   --keep                   keep the temporary directory (CSV, database, logs)
+  --skip-reads             skip the meter-month and many-meters reads (GraphQL servers)
+
+  head-end ingestion (landing → Redis queue → worker processes → store):
+  --skip-headend           skip the section
+  --headend-formats LIST   formats, comma-separated (default ${DEFAULTS.headendFormats.join(',')})
+  --headend-workers LIST   worker process counts, comma-separated (default ${DEFAULTS.headendWorkers.join(',')})
+  --landing MODE           cli (meterdata ingest --format), http (POST /ingest/files to
+                           serve --no-worker) or auto (default: cli when the CLI lands files)
+  --worker-concurrency N   pass --concurrency N to each worker (default: the CLI's default)
+  --skip-rss               skip the peak-RSS run
+  --rss-gb G               size of the peak-RSS CSV in GiB (default ${DEFAULT_RSS_GB} at the default fleet size;
+                           smaller fleets skip the run unless this is given)
+  --cpu-prof               write V8 CPU profiles of the landing and worker processes to bench/out
   --help                   this text
 `;
 
@@ -84,7 +127,54 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       return v;
     };
     if (name === '--keep') opts.keep = true;
-    else if (name === '--help' || name === '-h') opts.help = true;
+    else if (name === '--skip-headend') opts.skipHeadend = true;
+    else if (name === '--skip-reads') opts.skipReads = true;
+    else if (name === '--worker-concurrency') {
+      const raw = value();
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1 || n > 64) {
+        throw new Error(
+          `--worker-concurrency must be an integer from 1 to 64 (got ${JSON.stringify(raw)})`,
+        );
+      }
+      opts.workerConcurrency = n;
+    } else if (name === '--skip-rss') opts.skipRss = true;
+    else if (name === '--cpu-prof') opts.cpuProf = true;
+    else if (name === '--headend-formats') {
+      const list = value()
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean);
+      const bad = list.filter((f) => !['csv', 'cmep', 'espi'].includes(f));
+      if (!list.length || bad.length) {
+        throw new Error(
+          `--headend-formats takes csv, cmep and/or espi (got ${JSON.stringify(list)})`,
+        );
+      }
+      opts.headendFormats = [...new Set(list)] as BenchOptions['headendFormats'];
+    } else if (name === '--headend-workers') {
+      const raw = value();
+      const list = raw.split(',').map((w) => Number(w.trim()));
+      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) {
+        throw new Error(
+          `--headend-workers takes counts from 1 to 16, e.g. 1,2 (got ${JSON.stringify(raw)})`,
+        );
+      }
+      opts.headendWorkers = [...new Set(list)];
+    } else if (name === '--landing') {
+      const v = value();
+      if (v !== 'auto' && v !== 'cli' && v !== 'http') {
+        throw new Error(`--landing must be auto, cli or http (got ${JSON.stringify(v)})`);
+      }
+      opts.landing = v;
+    } else if (name === '--rss-gb') {
+      const raw = value();
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n <= 0 || n > 64) {
+        throw new Error(`--rss-gb must be a number of GiB above 0 (got ${JSON.stringify(raw)})`);
+      }
+      opts.rssGb = n;
+    } else if (name === '--help' || name === '-h') opts.help = true;
     else if (name === '--start') {
       const v = value();
       if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) {

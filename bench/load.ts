@@ -9,6 +9,8 @@ import { log, sleep, summarize, type LatencySummary } from './util';
 export interface GraphqlEndpoint {
   port: number;
   path: string;
+  /** sent with every request (credentials) */
+  headers?: Record<string, string>;
 }
 
 export interface RawResponse {
@@ -36,6 +38,7 @@ export class GraphqlClient {
           method: 'POST',
           agent: this.agent,
           headers: {
+            ...this.endpoint.headers,
             'content-type': 'application/json',
             accept: 'application/json',
             'content-length': Buffer.byteLength(body),

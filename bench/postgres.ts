@@ -130,3 +130,17 @@ export async function relationBytes(
     WHERE t.isleaf`);
   return { bytes: r.total, heapBytes: r.heap, indexBytes: r.idx, partitions: r.n };
 }
+
+/** The current WAL position, for walSince(). */
+export async function walLsn(db: ConnectionPool): Promise<string> {
+  const [r] = await db.query(sql`SELECT pg_current_wal_lsn()::text AS lsn`);
+  return r.lsn;
+}
+
+/** WAL bytes written (by the whole cluster) since `lsn`. */
+export async function walSince(db: ConnectionPool, lsn: string): Promise<number> {
+  const [r] = await db.query(
+    sql`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), ${lsn}::pg_lsn)::float8 AS b`,
+  );
+  return Math.round(r.b);
+}

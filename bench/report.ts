@@ -11,6 +11,10 @@ export interface IngestSide {
   readingsPerSecond: number;
   /** what the side printed (ours: the --json line) */
   output?: unknown;
+  /** WAL written while loading */
+  walBytes?: number;
+  /** ours: the command line that was timed */
+  command?: string;
 }
 
 export interface SectionError {
@@ -34,6 +38,96 @@ export interface StorageSide {
 
 export type Sequential = LatencySummary & { errors: number; firstError?: string };
 
+export type HeadendFormat = 'csv' | 'cmep' | 'espi';
+
+export interface HeadendCounts {
+  itemsTotal: number;
+  chunks: number;
+  accepted: number;
+  unchanged: number;
+  changed: number;
+  rejected: number;
+  parseRejected: number;
+}
+
+export interface HeadendCpu {
+  /** the landing process (CLI or server) during the landing */
+  landingProcess: number | null;
+  /** PostgreSQL (all backends) during the landing */
+  landingPostgres: number | null;
+  /** all worker processes, start to stop */
+  workers: number | null;
+  /** PostgreSQL from the workers' start until the file was done */
+  processingPostgres: number | null;
+}
+
+/** One file through landing → queue → N worker processes → store, on a fresh database. */
+export interface HeadendRun {
+  format: HeadendFormat;
+  workers: number;
+  landing: 'cli' | 'http';
+  file: string;
+  fileBytes: number;
+  readings: number;
+  fileId: number;
+  /** wall-clock of the landing (CLI process, or the HTTP upload until its 202) */
+  landingMs: number;
+  /** from starting the worker processes until the file is `done` */
+  processingMs: number;
+  /** from starting the workers until the first chunk was taken (start-up) */
+  firstProgressMs: number | null;
+  wallMs: number;
+  /** readings / (landing + processing) */
+  readingsPerSecond: number;
+  /** readingsPerSecond / the naive \copy readings/s of this run */
+  ratio: number | null;
+  landingReadingsPerSecond: number;
+  processingReadingsPerSecond: number;
+  counts: HeadendCounts;
+  /** CPU seconds */
+  cpuSeconds: HeadendCpu;
+  walBytes: { landing: number; processing: number };
+  walBytesPerReading: number;
+  peakRssBytes: { landing: number | null; landingProcess: string; workers: Array<number | null> };
+}
+
+export interface HeadendRss {
+  gib: number;
+  fileBytes: number;
+  readings: number;
+  meters: number;
+  generateSeconds: number;
+  landingProcess: string;
+  landingPeakRssBytes: number | null;
+  workerPeakRssBytes: number | null;
+  targetBytes: number;
+  counts: HeadendCounts;
+  landingMs: number;
+  processingMs: number;
+  readingsPerSecond: number;
+  cpuSeconds: HeadendCpu;
+  walBytesPerReading: number;
+}
+
+export interface SelfCheck {
+  meters: number;
+  days: number;
+  deliveredReadings: number;
+  readings: Record<HeadendFormat, number>;
+  ok: boolean;
+}
+
+export interface HeadendSection {
+  landing?: 'cli' | 'http';
+  redis?: string;
+  naiveReadingsPerSecond?: number | null;
+  files?: Partial<Record<HeadendFormat, { bytes: number; readings: number }>>;
+  selfCheck?: Maybe<SelfCheck>;
+  runs: Array<Maybe<HeadendRun> & { format?: HeadendFormat; workers?: number }>;
+  rss?: Maybe<HeadendRss> | { skipped: string };
+  skipped?: string;
+}
+
 export interface Report {
   startedAt: string;
   finishedAt?: string;
@@ -53,6 +147,7 @@ export interface Report {
     ours?: { instant?: Maybe<Sequential>; transformerMonth?: Maybe<Sequential> };
     naiveSql?: { instant?: Maybe<Sequential>; transformerMonth?: Maybe<Sequential> };
   };
+  headend: HeadendSection;
   targets: Target[];
   timings: Record<string, number>;
   /** 1-minute load average at the start and at the end of each step (noise indicator) */
@@ -65,6 +160,8 @@ export interface Target {
   goal: string;
   value: number | null;
   met: boolean | null;
+  /** why a measured value does not count against the target */
+  note?: string;
 }
 
 const num = <T extends object>(v: Maybe<T> | undefined, key: keyof T): number | null =>
@@ -88,6 +185,7 @@ export function computeTargets(r: Report): Target[] {
       goal: '≥ 4×',
       value: r.meterMonth.ratio ?? null,
       met: r.meterMonth.ratio == null ? null : r.meterMonth.ratio >= 4,
+      ...(r.options.skipReads ? { note: 'skipped (--skip-reads)' } : {}),
     },
     {
       name: 'ingest, ours / naive \\copy',
@@ -95,7 +193,82 @@ export function computeTargets(r: Report): Target[] {
       value: r.ingest.ratio ?? null,
       met: r.ingest.ratio == null ? null : r.ingest.ratio >= 1,
     },
+    ...headendTargets(r),
   ];
+}
+
+const MB = 1e6;
+export const RSS_TARGET_MB = 300;
+/** the peak-RSS target applies to a file of at least this many bytes (1 GB) */
+export const RSS_MIN_FILE_BYTES = 1e9;
+
+/** A finished head-end run of that format and worker count, if any. */
+export function headendRunOf(
+  r: Report,
+  format: HeadendFormat,
+  workers: number,
+): HeadendRun | undefined {
+  return r.headend.runs.find(
+    (x): x is HeadendRun => !isError(x) && x.format === format && x.workers === workers,
+  );
+}
+
+function headendTargets(r: Report): Target[] {
+  const out: Target[] = [];
+  if (r.headend.skipped) return out;
+  const formats = [
+    ...new Set(r.headend.runs.map((x) => x.format).filter(Boolean)),
+  ] as HeadendFormat[];
+  const counts = [...new Set(r.headend.runs.map((x) => x.workers ?? 0))].sort((a, b) => a - b);
+  for (const f of formats) {
+    if (counts.includes(1)) {
+      const one = headendRunOf(r, f, 1);
+      const v = one?.ratio ?? null;
+      out.push({
+        name: `head-end ${f}, 1 worker / naive \\copy`,
+        goal: '≥ 1.0×',
+        value: v,
+        met: v === null ? null : v >= 1,
+      });
+    }
+    for (const n of counts.filter((c) => c > 1)) {
+      const one = headendRunOf(r, f, 1);
+      const many = headendRunOf(r, f, n);
+      const v =
+        one && many
+          ? Math.round((many.readingsPerSecond / one.readingsPerSecond) * 1000) / 1000
+          : null;
+      out.push({
+        name: `head-end ${f}, ${n} workers / 1 worker`,
+        goal: '> 1.0×',
+        value: v,
+        met: v === null ? null : v > 1,
+      });
+    }
+  }
+  const rss = r.headend.rss;
+  if (rss && !('skipped' in rss)) {
+    const small = !isError(rss) && rss.fileBytes < RSS_MIN_FILE_BYTES;
+    const w = !isError(rss) && rss.workerPeakRssBytes !== null ? rss.workerPeakRssBytes / MB : null;
+    const l =
+      !isError(rss) && rss.landingPeakRssBytes !== null ? rss.landingPeakRssBytes / MB : null;
+    const note = small ? { note: 'file < 1 GB' } : {};
+    out.push({
+      name: 'peak RSS, worker on a ≥ 1 GB file',
+      goal: `≤ ${RSS_TARGET_MB} MB`,
+      value: w === null ? null : Math.round(w),
+      met: w === null || small ? null : w <= RSS_TARGET_MB,
+      ...note,
+    });
+    out.push({
+      name: `peak RSS, landing (${!isError(rss) ? rss.landingProcess : '?'}) on a ≥ 1 GB file`,
+      goal: `≤ ${RSS_TARGET_MB} MB`,
+      value: l === null ? null : Math.round(l),
+      met: l === null || small ? null : l <= RSS_TARGET_MB,
+      ...note,
+    });
+  }
+  return out;
 }
 
 function table(rows: string[][]): string {
@@ -188,12 +361,18 @@ export function renderTable(r: Report): string {
       '',
     ],
   ];
+  rows.push(...headendRows(r));
   out.push(table(rows));
   out.push('');
   out.push(
     'baseline: ingest = psql \\copy into the row-per-reading table; storage = that table; ' +
       'meter-month = PostGraphile v4 over it; many-meters = the same question in plain SQL (no GraphQL).',
   );
+  const details = headendDetails(r);
+  if (details) {
+    out.push('');
+    out.push(details);
+  }
   if (r.errors.length) {
     out.push('');
     out.push('errors:');
@@ -202,7 +381,157 @@ export function renderTable(r: Report): string {
   return out.join('\n');
 }
 
+const mb = (b: number | null | undefined) => (b == null ? '—' : fmt(b / MB, 0));
+const sec = (msec: number) => fmt(msec / 1000, 1);
+const targetOf = (r: Report, name: string) => r.targets.find((t) => t.name === name);
+
+/** The head-end rows of the main table: readings/s per format and worker count, peak RSS. */
+function headendRows(r: Report): string[][] {
+  const h = r.headend;
+  const rows: string[][] = [];
+  if (h.skipped) {
+    rows.push(['head-end ingestion', 'skipped', '', '', '', '']);
+    return rows;
+  }
+  for (const run of h.runs) {
+    const label = `head-end ${run.format ?? '?'}, ${run.workers ?? '?'} worker${run.workers === 1 ? '' : 's'}, readings/s`;
+    if (isError(run)) {
+      rows.push([label, 'error', fmt(h.naiveReadingsPerSecond), '—', '', 'not measured']);
+      continue;
+    }
+    const t =
+      run.workers === 1
+        ? targetOf(r, `head-end ${run.format}, 1 worker / naive \\copy`)
+        : targetOf(r, `head-end ${run.format}, ${run.workers} workers / 1 worker`);
+    rows.push([
+      label,
+      fmt(run.readingsPerSecond),
+      fmt(h.naiveReadingsPerSecond),
+      x(run.ratio),
+      run.workers === 1 ? '≥ 1.0×' : `> 1 worker`,
+      run.workers === 1 ? status(t) : `${status(t)} (${x(t?.value)})`,
+    ]);
+  }
+  const rss = h.rss;
+  if (rss && 'skipped' in rss) {
+    rows.push(['peak RSS on a ≥ 1 GB file', 'skipped', '', '', '', '']);
+  } else if (rss) {
+    const size = isError(rss) ? '' : ` (${fmt(rss.fileBytes / 1e9, 2)} GB CSV)`;
+    const w = targetOf(r, 'peak RSS, worker on a ≥ 1 GB file');
+    const l = r.targets.find((t) => t.name.startsWith('peak RSS, landing'));
+    rows.push([
+      `peak RSS, worker${size}, MB`,
+      isError(rss) ? 'error' : mb(rss.workerPeakRssBytes),
+      '',
+      '',
+      `≤ ${RSS_TARGET_MB} MB`,
+      status(w),
+    ]);
+    rows.push([
+      `peak RSS, landing (${isError(rss) ? '?' : rss.landingProcess}), MB`,
+      isError(rss) ? 'error' : mb(rss.landingPeakRssBytes),
+      '',
+      '',
+      `≤ ${RSS_TARGET_MB} MB`,
+      status(l),
+    ]);
+  }
+  return rows;
+}
+
+interface DetailRow {
+  label: string;
+  fileBytes: number;
+  readings: number;
+  landingMs: number;
+  processingMs: number;
+  cpu: HeadendCpu;
+  walBytesPerReading: number;
+  rssLanding: number | null;
+  rssWorkers: Array<number | null>;
+}
+
+/** Where the head-end time went: landing vs processing, CPU seconds, WAL, memory. */
+function headendDetails(r: Report): string | null {
+  const h = r.headend;
+  const list: DetailRow[] = [];
+  for (const run of h.runs) {
+    if (isError(run)) continue;
+    list.push({
+      label: `${run.format}, ${run.workers} worker${run.workers === 1 ? '' : 's'}`,
+      fileBytes: run.fileBytes,
+      readings: run.readings,
+      landingMs: run.landingMs,
+      processingMs: run.processingMs,
+      cpu: run.cpuSeconds,
+      walBytesPerReading: run.walBytesPerReading,
+      rssLanding: run.peakRssBytes.landing,
+      rssWorkers: run.peakRssBytes.workers,
+    });
+  }
+  const rss = h.rss;
+  if (rss && !('skipped' in rss) && !isError(rss)) {
+    list.push({
+      label: 'csv ≥ 1 GB, 1 worker',
+      fileBytes: rss.fileBytes,
+      readings: rss.readings,
+      landingMs: rss.landingMs,
+      processingMs: rss.processingMs,
+      cpu: rss.cpuSeconds,
+      walBytesPerReading: rss.walBytesPerReading,
+      rssLanding: rss.landingPeakRssBytes,
+      rssWorkers: [rss.workerPeakRssBytes],
+    });
+  }
+  if (!list.length) return null;
+  const c = (v: number | null) => (v === null ? '—' : fmt(v, 1));
+  const rows: string[][] = [
+    [
+      'head-end run',
+      'file MB',
+      'readings',
+      'landing s',
+      'workers s',
+      'landing r/s',
+      'workers r/s',
+      'CPU s land node/pg',
+      'CPU s work node/pg',
+      'WAL B/reading',
+      'peak RSS MB land/work',
+    ],
+  ];
+  for (const d of list) {
+    rows.push([
+      d.label,
+      mb(d.fileBytes),
+      fmt(d.readings),
+      sec(d.landingMs),
+      sec(d.processingMs),
+      fmt(d.readings / (d.landingMs / 1000)),
+      fmt(d.readings / (d.processingMs / 1000)),
+      `${c(d.cpu.landingProcess)} / ${c(d.cpu.landingPostgres)}`,
+      `${c(d.cpu.workers)} / ${c(d.cpu.processingPostgres)}`,
+      fmt(d.walBytesPerReading, 0),
+      `${mb(d.rssLanding)} / ${d.rssWorkers.map(mb).join(' + ')}`,
+    ]);
+  }
+  const proc = h.runs.find((x): x is HeadendRun => !isError(x))?.peakRssBytes.landingProcess;
+  const landing =
+    h.landing === 'http'
+      ? `POST /ingest/files to ${proc ?? 'meterdata serve'}`
+      : 'meterdata ingest <file> --format F (no --wait)';
+  return (
+    table(rows) +
+    `\nhead-end: landing = ${landing}; workers = meterdata worker processes on Redis ${h.redis ?? '?'}; ` +
+    'readings/s = readings / (landing + workers wall time); each run on a fresh database.' +
+    (h.files?.cmep
+      ? '\nCMEP carries the delivered channel only (the landing passes no CMEP unitsMap for received).'
+      : '')
+  );
+}
+
 function status(t: Target | undefined): string {
+  if (t?.note) return `n/a: ${t.note}`;
   if (!t || t.met === null) return 'not measured';
   return t.met ? 'met' : 'NOT MET';
 }

@@ -1,14 +1,17 @@
 /**
- * `npm run bench`: makes a fault-free simulated fleet, starts its own PostgreSQL 15, and in one
- * run measures ingest, storage, meter-month reads over GraphQL and many-meters reads, for
- * meterdata and for a naive row-per-reading baseline (psql \copy, PostGraphile v4). Prints a
- * table and writes bench/out/report-<timestamp>.json. See docs/benchmark.md.
+ * `npm run bench`: makes a fault-free simulated fleet, starts its own PostgreSQL 15 (and Redis),
+ * and in one run measures ingest, storage, meter-month reads over GraphQL and many-meters reads,
+ * for meterdata and for a naive row-per-reading baseline (psql \copy, PostGraphile v4), then
+ * the head-end ingestion path (CSV, CMEP and ESPI files through landing → Redis → worker
+ * processes, and a worker's peak RSS on a ≥ 1 GiB file: headend.ts). Prints a table and writes
+ * bench/out/report-<timestamp>.json. See docs/benchmark.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql, type ConnectionPool } from '@databases/pg';
-import { parseArgs, USAGE, type BenchOptions } from './args';
+import { DEFAULT_RSS_GB, DEFAULTS, parseArgs, USAGE, type BenchOptions } from './args';
+import { BENCH_AUTH } from './auth';
 import {
   checkInterrupted,
   cleanupAll,
@@ -17,7 +20,17 @@ import {
   startService,
   type Service,
 } from './children';
-import { writeFleet, type Fleet } from './data';
+import { writeFleet, type Fleet, type FleetFiles } from './data';
+import {
+  cliCapabilities,
+  freeBytes,
+  headendRss,
+  headendRun,
+  rssDiskNeeded,
+  selfCheckFormats,
+  type CliCapabilities,
+  type HeadendEnv,
+} from './headend';
 import {
   GraphqlClient,
   type LoadResult,
@@ -27,7 +40,17 @@ import {
   waitForGraphql,
 } from './load';
 import { copyCommand, naiveInstant, naiveSchemaSql, naiveTransformerSeries } from './naive';
-import { createDatabase, pool, psql, relationBytes, startCluster, type Cluster } from './postgres';
+import {
+  createDatabase,
+  pool,
+  psql,
+  relationBytes,
+  startCluster,
+  walLsn,
+  walSince,
+  type Cluster,
+} from './postgres';
+import { startRedis } from './redis';
 import {
   computeTargets,
   isError,
@@ -36,6 +59,7 @@ import {
   writeReport,
   type IngestSide,
   type Maybe,
+  type HeadendFormat,
   type Report,
   type Sequential,
   type StorageSide,
@@ -60,8 +84,9 @@ interface Ctx {
   tmp: string;
   logs: string;
   cluster: Cluster;
-  fleet: Fleet;
+  fleet: Fleet & { files: FleetFiles };
   report: Report;
+  caps: CliCapabilities;
   /** the meter-month window: the first min(days, 31) days */
   window: { from: number; to: number; intervals: number };
 }
@@ -87,7 +112,12 @@ async function step<T>(ctx: Ctx, name: string, fn: () => Promise<T>): Promise<Ma
 }
 
 function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'warn',
+    ...BENCH_AUTH.env,
+  };
   delete env.NODE_ENV;
   delete env.REDIS_URL;
   return env;
@@ -105,7 +135,9 @@ function cli(ctx: Ctx, args: string[], databaseUrl: string) {
 
 async function naiveIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
   await db.query(sql`CHECKPOINT`);
+  const wal = await walLsn(db);
   const r = await psql(ctx.cluster, NAIVE_DB, copyCommand(ctx.fleet.csvFile));
+  const walBytes = await walSince(db, wal);
   const [{ n }] = await db.query(sql`SELECT count(*)::int AS n FROM readings_naive`);
   if (n !== ctx.fleet.readings) {
     throw new Error(`naive table holds ${n} rows after \\copy, expected ${ctx.fleet.readings}`);
@@ -114,12 +146,18 @@ async function naiveIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
     readings: ctx.fleet.readings,
     wallMs: round(r.ms, 1),
     readingsPerSecond: Math.round(ctx.fleet.readings / (r.ms / 1000)),
+    walBytes,
   };
 }
 
 async function oursIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
   await db.query(sql`CHECKPOINT`);
-  const r = await cli(ctx, ['ingest', ctx.fleet.csvFile, '--json'], ctx.cluster.urlFor(OURS_DB));
+  const wal = await walLsn(db);
+  // Since ingest goes through the landing, --wait makes the CLI process the file itself (no
+  // REDIS_URL here: the in-process queue) and print the counts.
+  const args = ['ingest', ctx.fleet.csvFile, ...(ctx.caps.ingestWaits ? ['--wait'] : []), '--json'];
+  const r = await cli(ctx, args, ctx.cluster.urlFor(OURS_DB));
+  const walBytes = await walSince(db, wal);
   fs.writeFileSync(path.join(ctx.logs, 'ingest.stderr.log'), r.stderr);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   let output: Record<string, unknown>;
@@ -138,6 +176,8 @@ async function oursIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
     readings: ctx.fleet.readings,
     wallMs: round(r.ms, 1),
     readingsPerSecond: Math.round(ctx.fleet.readings / (r.ms / 1000)),
+    walBytes,
+    command: `meterdata ${args.map((a) => (a === ctx.fleet.csvFile ? 'readings.csv' : a)).join(' ')}`,
     output,
   };
 }
@@ -173,7 +213,7 @@ async function startOurServer(ctx: Ctx): Promise<{ svc: Service; client: Graphql
     [path.join(ctx.root, 'bin', 'meterdata.js'), 'serve', '--port', String(port)],
     { cwd: ctx.tmp, env: childEnv(ctx.cluster.urlFor(OURS_DB)), logFile },
   );
-  const endpoint = { port, path: '/graphql' };
+  const endpoint = { port, path: '/graphql', headers: BENCH_AUTH.headers };
   await waitForGraphql(endpoint, {
     timeoutMs: 60_000,
     exited: svc.exited,
@@ -364,6 +404,195 @@ async function sqlSequential(
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3. and 4. (the servers' part)
+
+async function reads(ctx: Ctx, naiveDb: ConnectionPool): Promise<void> {
+  const { opts, report } = ctx;
+  // 3. + 4.: both servers up; ours answers the many-meters questions first, then the
+  // meter-month load alternates between the two.
+  const ours = await step(ctx, 'start meterdata serve', () => startOurServer(ctx));
+  let pg: Maybe<{ svc: Service; client: GraphqlClient }> | undefined;
+  try {
+    const oursSide = isError(ours)
+      ? ours
+      : await step(ctx, 'meter-month: check ours', () => oursMeterMonth(ctx, ours.client));
+    report.manyMeters.ours = isError(ours)
+      ? { instant: ours, transformerMonth: ours }
+      : {
+          instant: await step(ctx, 'instant: ours', () => oursInstant(ctx, ours.client)),
+          transformerMonth: await step(ctx, 'transformer month: ours', () =>
+            oursTransformer(ctx, ours.client),
+          ),
+        };
+    pg = await step(ctx, 'start PostGraphile', () => startPostgraphile(ctx));
+    const pgClient = isError(pg) ? pg : pg.client;
+    const pgSide = isError(pgClient)
+      ? pgClient
+      : await step(ctx, 'meter-month: check PostGraphile', () =>
+          postgraphileMeterMonth(ctx, pgClient),
+        );
+    const sides = [oursSide, pgSide].filter((x): x is LoadSide => !isError(x));
+    const load = sides.length
+      ? await step(ctx, 'meter-month: load', () =>
+          runInterleaved(sides, {
+            clients: opts.clients,
+            warmupSeconds: opts.warmupSeconds,
+            durationSeconds: opts.durationSeconds,
+            maxRequests: opts.maxRequests,
+            rounds: opts.rounds,
+          }),
+        )
+      : undefined;
+    const resultOf = (side: Maybe<LoadSide>): Maybe<LoadResult> =>
+      isError(side) ? side : isError(load) ? load : load![sides.indexOf(side)]!;
+    report.meterMonth.ours = resultOf(oursSide);
+    const pgResult = resultOf(pgSide);
+    report.meterMonth.postgraphile = isError(pgResult)
+      ? pgResult
+      : { ...pgResult, field: isError(pgSide) ? '' : pgSide.field };
+  } finally {
+    for (const s of [ours, pg]) {
+      if (s && !isError(s)) {
+        s.client.close();
+        await s.svc.stop();
+      }
+    }
+  }
+  const mo = report.meterMonth.ours;
+  const mp = report.meterMonth.postgraphile;
+  report.meterMonth.ratio = ratio(
+    mo && !isError(mo) ? mo.requestsPerSecond : null,
+    mp && !isError(mp) ? mp.requestsPerSecond : null,
+  );
+
+  // 4. naive equivalents in SQL, for context (same instants and transformers as ours)
+  const pickAt = instantPicker(ctx);
+  const pickTx = transformerPicker(ctx);
+  report.manyMeters.naiveSql = {
+    instant: await step(ctx, 'instant: naive SQL', () =>
+      sqlSequential(opts.instantRequests, () => naiveInstant(naiveDb, pickAt())),
+    ),
+    transformerMonth: await step(ctx, 'transformer month: naive SQL', () =>
+      sqlSequential(opts.transformerRequests, () =>
+        naiveTransformerSeries(naiveDb, pickTx().serials, ctx.window.from, ctx.window.to),
+      ),
+    ),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. head-end ingestion (headend.ts)
+
+async function headend(ctx: Ctx, outDir: string): Promise<void> {
+  const { opts, report, fleet, caps } = ctx;
+  const h = report.headend;
+  if (opts.skipHeadend) {
+    h.skipped = '--skip-headend';
+    return;
+  }
+  const naive = report.ingest.naive;
+  h.naiveReadingsPerSecond = naive && !isError(naive) ? naive.readingsPerSecond : null;
+  const files: Record<HeadendFormat, { file: string; bytes: number; readings: number }> = {
+    csv: { file: fleet.csvFile, bytes: fleet.csvBytes, readings: fleet.readings },
+    ...(fleet.files.cmep ? { cmep: fleet.files.cmep } : {}),
+    ...(fleet.files.espi ? { espi: fleet.files.espi } : {}),
+  } as Record<HeadendFormat, { file: string; bytes: number; readings: number }>;
+  h.files = {};
+  for (const f of opts.headendFormats) {
+    h.files[f] = { bytes: files[f].bytes, readings: files[f].readings };
+  }
+  const landing = opts.landing === 'auto' ? (caps.ingestLands ? 'cli' : 'http') : opts.landing;
+  h.landing = landing;
+  // What is missing fails every run with the reason; the other sections are kept.
+  let missing: string | null = null;
+  if (!caps.worker) missing = '`meterdata worker` is not available in this build';
+  else if (landing === 'cli' && !caps.ingestLands) {
+    missing = '`meterdata ingest --format` (landing without --wait) is not available in this build';
+  }
+  const redis = missing
+    ? { error: missing }
+    : await step(ctx, 'start Redis', () => startRedis(ctx.root, path.join(ctx.tmp, 'redis')));
+  if (isError(redis)) {
+    if (missing) report.errors.push(`head-end: ${missing}`);
+    for (const f of opts.headendFormats) {
+      for (const n of opts.headendWorkers)
+        h.runs.push({ format: f, workers: n, error: redis.error });
+    }
+    h.rss = { error: redis.error };
+    return;
+  }
+  h.redis = redis.version;
+  report.environment.redis = redis.version;
+  let profileDir: string | null = null;
+  if (opts.cpuProf) {
+    profileDir = path.join(outDir, `profiles-${report.startedAt.replace(/:/g, '-')}`);
+    fs.mkdirSync(profileDir, { recursive: true });
+    log(`CPU profiles go to ${profileDir}`);
+  }
+  const env: HeadendEnv = {
+    opts,
+    root: ctx.root,
+    tmp: ctx.tmp,
+    logs: ctx.logs,
+    cluster: ctx.cluster,
+    redis,
+    profileDir,
+  };
+  try {
+    h.selfCheck = await step(ctx, 'head-end: formats self-check', () =>
+      selfCheckFormats(path.join(ctx.tmp, 'selfcheck'), { seed: opts.seed, start: opts.start }),
+    );
+    for (const format of opts.headendFormats) {
+      for (const workers of opts.headendWorkers) {
+        const name = `head-end: ${format}, ${workers} worker${workers === 1 ? '' : 's'}`;
+        const r = isError(h.selfCheck)
+          ? h.selfCheck
+          : await step(ctx, name, () =>
+              headendRun(env, caps, {
+                format,
+                file: files[format].file,
+                readings: files[format].readings,
+                topologyFile: fleet.topologyFile,
+                workers,
+                landing,
+                naiveReadingsPerSecond: h.naiveReadingsPerSecond ?? null,
+                tag: `${format}_${workers}w`,
+              }),
+            );
+        h.runs.push(isError(r) ? { format, workers, error: r.error } : r);
+        if (!isError(r)) {
+          log(
+            `  ${format}, ${workers} worker${workers === 1 ? '' : 's'}: ${r.readingsPerSecond.toLocaleString('en-US')} readings/s ` +
+              `(landing ${(r.landingMs / 1000).toFixed(1)} s + workers ${(r.processingMs / 1000).toFixed(1)} s)` +
+              (r.ratio !== null ? `, ${r.ratio.toFixed(2)}× naive \\copy` : ''),
+          );
+        }
+      }
+    }
+
+    // Peak RSS on a ≥ 1 GiB file: on by default at the default fleet size only.
+    const defaultSize = opts.meters * opts.days >= DEFAULTS.meters * DEFAULTS.days;
+    const gib = opts.rssGb ?? (defaultSize ? DEFAULT_RSS_GB : null);
+    const free = freeBytes(ctx.tmp);
+    if (opts.skipRss) h.rss = { skipped: '--skip-rss' };
+    else if (gib === null) {
+      h.rss = { skipped: 'smaller fleet than the default size: pass --rss-gb G to run it' };
+    } else if (free !== null && free < rssDiskNeeded(gib)) {
+      const msg = `only ${(free / 1e9).toFixed(1)} GB free in ${ctx.tmp}; the peak-RSS run of a ${gib} GiB file needs ${(rssDiskNeeded(gib) / 1e9).toFixed(0)} GB (the landing keeps the file's bytes and chunks in PostgreSQL)`;
+      log(`peak RSS skipped: ${msg}`);
+      h.rss = { skipped: msg };
+    } else {
+      h.rss = await step(ctx, `head-end: peak RSS, ${gib} GiB CSV`, () =>
+        headendRss(env, caps, fleet, gib, landing),
+      );
+    }
+    if (h.rss && 'skipped' in h.rss) log(`peak RSS run skipped: ${h.rss.skipped}`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
   const opts = parseArgs(argv);
@@ -415,6 +644,7 @@ async function main(argv: string[]): Promise<number> {
     storage: {},
     meterMonth: {},
     manyMeters: {},
+    headend: { runs: [] },
     targets: [],
     timings: {},
     loadAverage: { start: round(os.loadavg()[0]!, 2) },
@@ -423,9 +653,19 @@ async function main(argv: string[]): Promise<number> {
   const outDir = path.join(root, 'bench', 'out');
   let exitCode = 0;
   try {
-    log(`simulating ${opts.meters} meters × ${opts.days} days (seed ${opts.seed}, no faults)`);
+    const caps = await cliCapabilities(root);
+    const formats = opts.skipHeadend ? [] : opts.headendFormats;
+    log(
+      `simulating ${opts.meters} meters × ${opts.days} days (seed ${opts.seed}, no faults)` +
+        (formats.length
+          ? `; CSV${formats.includes('cmep') ? ', CMEP' : ''}${formats.includes('espi') ? ', ESPI' : ''}`
+          : ''),
+    );
     const tg = process.hrtime.bigint();
-    const fleet = await writeFleet(path.join(tmp, 'data'), opts);
+    const fleet = await writeFleet(path.join(tmp, 'data'), opts, {
+      cmep: formats.includes('cmep'),
+      espi: formats.includes('espi'),
+    });
     report.timings.generate = round(ms(tg) / 1000, 2);
     report.data = {
       meters: fleet.meters,
@@ -437,6 +677,8 @@ async function main(argv: string[]): Promise<number> {
       deliveredReadings: fleet.deliveredReadings,
       transformers: fleet.transformers.length,
       csvBytes: fleet.csvBytes,
+      ...(fleet.files.cmep ? { cmepBytes: fleet.files.cmep.bytes } : {}),
+      ...(fleet.files.espi ? { espiBytes: fleet.files.espi.bytes } : {}),
     };
     log(
       `wrote ${fleet.readings.toLocaleString('en-US')} readings (${(fleet.csvBytes / 2 ** 20).toFixed(0)} MiB CSV)`,
@@ -455,6 +697,7 @@ async function main(argv: string[]): Promise<number> {
       cluster,
       fleet,
       report,
+      caps,
       window: {
         from: windowFrom,
         to: windowFrom + windowDays * DAY_MS,
@@ -509,76 +752,11 @@ async function main(argv: string[]): Promise<number> {
         isError(report.storage.naive) ? null : (report.storage.naive?.bytesPerReading ?? null),
       );
 
-      // 3. + 4.: both servers up; ours answers the many-meters questions first, then the
-      // meter-month load alternates between the two.
-      const ours = await step(ctx, 'start meterdata serve', () => startOurServer(ctx));
-      let pg: Maybe<{ svc: Service; client: GraphqlClient }> | undefined;
-      try {
-        const oursSide = isError(ours)
-          ? ours
-          : await step(ctx, 'meter-month: check ours', () => oursMeterMonth(ctx, ours.client));
-        report.manyMeters.ours = isError(ours)
-          ? { instant: ours, transformerMonth: ours }
-          : {
-              instant: await step(ctx, 'instant: ours', () => oursInstant(ctx, ours.client)),
-              transformerMonth: await step(ctx, 'transformer month: ours', () =>
-                oursTransformer(ctx, ours.client),
-              ),
-            };
-        pg = await step(ctx, 'start PostGraphile', () => startPostgraphile(ctx));
-        const pgClient = isError(pg) ? pg : pg.client;
-        const pgSide = isError(pgClient)
-          ? pgClient
-          : await step(ctx, 'meter-month: check PostGraphile', () =>
-              postgraphileMeterMonth(ctx, pgClient),
-            );
-        const sides = [oursSide, pgSide].filter((x): x is LoadSide => !isError(x));
-        const load = sides.length
-          ? await step(ctx, 'meter-month: load', () =>
-              runInterleaved(sides, {
-                clients: opts.clients,
-                warmupSeconds: opts.warmupSeconds,
-                durationSeconds: opts.durationSeconds,
-                maxRequests: opts.maxRequests,
-                rounds: opts.rounds,
-              }),
-            )
-          : undefined;
-        const resultOf = (side: Maybe<LoadSide>): Maybe<LoadResult> =>
-          isError(side) ? side : isError(load) ? load : load![sides.indexOf(side)]!;
-        report.meterMonth.ours = resultOf(oursSide);
-        const pgResult = resultOf(pgSide);
-        report.meterMonth.postgraphile = isError(pgResult)
-          ? pgResult
-          : { ...pgResult, field: isError(pgSide) ? '' : pgSide.field };
-      } finally {
-        for (const s of [ours, pg]) {
-          if (s && !isError(s)) {
-            s.client.close();
-            await s.svc.stop();
-          }
-        }
-      }
-      const mo = report.meterMonth.ours;
-      const mp = report.meterMonth.postgraphile;
-      report.meterMonth.ratio = ratio(
-        mo && !isError(mo) ? mo.requestsPerSecond : null,
-        mp && !isError(mp) ? mp.requestsPerSecond : null,
-      );
+      if (opts.skipReads) log('meter-month and many-meters reads skipped (--skip-reads)');
+      else await reads(ctx, naiveDb);
 
-      // 4. naive equivalents in SQL, for context (same instants and transformers as ours)
-      const pickAt = instantPicker(ctx);
-      const pickTx = transformerPicker(ctx);
-      report.manyMeters.naiveSql = {
-        instant: await step(ctx, 'instant: naive SQL', () =>
-          sqlSequential(opts.instantRequests, () => naiveInstant(naiveDb, pickAt())),
-        ),
-        transformerMonth: await step(ctx, 'transformer month: naive SQL', () =>
-          sqlSequential(opts.transformerRequests, () =>
-            naiveTransformerSeries(naiveDb, pickTx().serials, ctx.window.from, ctx.window.to),
-          ),
-        ),
-      };
+      // 5. head-end ingestion: landing → Redis → worker processes, and peak RSS
+      await headend(ctx, outDir);
     } finally {
       await naiveDb.dispose();
       await oursDb.dispose();

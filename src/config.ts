@@ -39,8 +39,65 @@ export interface Config {
   queueLeaseSeconds: number;
   /** Rejections kept per file (all are counted). */
   keepRejections: number;
+  /** MD_VEE=on|off (default on): run the VEE rules on every ingested chunk. */
+  vee: boolean;
   production: boolean;
   logLevel: string;
+
+  // --- access (README "Security") ---
+  /** HS256 secret for JWTs (at least 32 bytes); unset → no HS256 tokens. */
+  jwtSecret: string | undefined;
+  /** JWKS URL of an identity provider for RS256 (or ES256) JWTs; unset → none. */
+  jwksUrl: string | undefined;
+  /** Accepted JWT algorithms; default HS256 with a secret, RS256 with a JWKS URL. */
+  jwtAlgorithms: string[];
+  /** Required `iss` / `aud` of JWTs, when set. */
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  /** Claim holding the roles (an array, or one role as a string). */
+  jwtRolesClaim: string;
+  /** Claim holding a customer's account codes. */
+  jwtAccountsClaim: string;
+  /** Production without JWT settings is allowed only when this is set: API keys only. */
+  allowApiKeysOnly: boolean;
+  /** Schema introspection; unset → on outside production, off in production. */
+  introspection: boolean | undefined;
+  /** "Did you mean …" in validation errors; unset → on outside production, off in production. */
+  fieldSuggestions: boolean | undefined;
+  /** Deepest field nesting of an operation. */
+  maxDepth: number;
+  /** Most aliases in an operation. */
+  maxAliases: number;
+  /** Most lexical tokens in a document. */
+  maxTokens: number;
+  /** Most directives in an operation. */
+  maxDirectives: number;
+  /** Highest estimated cost of an operation (see README "Security"). */
+  maxCost: number;
+  /** Token bucket per identity (or per address before authentication): refill per second; 0 = off. */
+  rateLimitPerSecond: number;
+  /** Token bucket capacity (the burst). */
+  rateLimitBurst: number;
+  /** Subscriptions one WebSocket connection may hold at once. */
+  maxSubscriptionsPerConnection: number;
+  /** How often a WebSocket connection's API key is re-checked (revocation), seconds; 0 = never. */
+  wsRecheckSeconds: number;
+  /** Privacy rule for aggregates seen by planners and customers: fewest customers in a group … */
+  aggregateMinCustomers: number;
+  /** … and the share of the group's energy no single customer may reach, percent. */
+  aggregateMaxSharePercent: number;
+}
+
+function boolFromEnv<T extends boolean | undefined>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: T,
+): boolean | T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error(`${name} must be 1 or 0 (got ${JSON.stringify(raw)})`);
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -53,7 +110,22 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   return n;
 }
 
+/** Whether introspection and field suggestions are on: as configured, else off in production. */
+export function introspectionOn(c: Pick<Config, 'introspection' | 'production'>): boolean {
+  return c.introspection ?? !c.production;
+}
+export function suggestionsOn(c: Pick<Config, 'fieldSuggestions' | 'production'>): boolean {
+  return c.fieldSuggestions ?? !c.production;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const jwtSecret = env.MD_JWT_SECRET || undefined;
+  const jwksUrl = env.MD_JWKS_URL || undefined;
+  const algorithms = (env.MD_JWT_ALGORITHMS ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
@@ -73,7 +145,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queueClaimIdleMs: intFromEnv(env, 'MD_QUEUE_CLAIM_IDLE_MS', 30000),
     queueLeaseSeconds: intFromEnv(env, 'MD_QUEUE_LEASE_SECONDS', 60),
     keepRejections: intFromEnv(env, 'MD_KEEP_REJECTIONS', 1000),
-    production: env.NODE_ENV === 'production',
+    vee: boolFromEnv(env, 'MD_VEE', true),
+    production,
     logLevel: env.LOG_LEVEL ?? 'info',
+    jwtSecret,
+    jwksUrl,
+    jwtAlgorithms: algorithms.length
+      ? algorithms
+      : [...(jwtSecret || !jwksUrl ? ['HS256'] : []), ...(jwksUrl ? ['RS256'] : [])],
+    jwtIssuer: env.MD_JWT_ISSUER || undefined,
+    jwtAudience: env.MD_JWT_AUDIENCE || undefined,
+    jwtRolesClaim: env.MD_JWT_ROLES_CLAIM || 'roles',
+    jwtAccountsClaim: env.MD_JWT_ACCOUNTS_CLAIM || 'accounts',
+    allowApiKeysOnly: boolFromEnv(env, 'MD_ALLOW_API_KEYS_ONLY', false),
+    introspection: boolFromEnv(env, 'MD_INTROSPECTION', undefined),
+    fieldSuggestions: boolFromEnv(env, 'MD_FIELD_SUGGESTIONS', undefined),
+    maxDepth: intFromEnv(env, 'MD_MAX_DEPTH', 8),
+    maxAliases: intFromEnv(env, 'MD_MAX_ALIASES', 15),
+    maxTokens: intFromEnv(env, 'MD_MAX_TOKENS', 3000),
+    maxDirectives: intFromEnv(env, 'MD_MAX_DIRECTIVES', 20),
+    maxCost: intFromEnv(env, 'MD_MAX_COST', 25000),
+    rateLimitPerSecond: intFromEnv(env, 'MD_RATE_LIMIT_PER_SECOND', 50),
+    rateLimitBurst: intFromEnv(env, 'MD_RATE_LIMIT_BURST', 200),
+    maxSubscriptionsPerConnection: intFromEnv(env, 'MD_MAX_SUBSCRIPTIONS', 10),
+    wsRecheckSeconds: intFromEnv(env, 'MD_WS_RECHECK_SECONDS', 60),
+    aggregateMinCustomers: intFromEnv(env, 'MD_AGG_MIN_CUSTOMERS', 15),
+    aggregateMaxSharePercent: intFromEnv(env, 'MD_AGG_MAX_SHARE_PERCENT', 15),
   };
 }

@@ -1,11 +1,15 @@
 /**
- * Per-request context: the caller's request id, the pool, config, a scoped logger, the
- * pub/sub, and DataLoaders created fresh for each request (so nothing is cached across
- * requests, and every look-up within one is batched into a set-based query).
+ * Per-request context: who is calling (identity and access), the caller's request id, the
+ * pool, config, a scoped logger, the pub/sub, and DataLoaders created fresh for each request
+ * (so nothing is cached across requests, and every look-up within one is batched into a
+ * set-based query). The loaders drop what the caller may not see, so every path through the
+ * graph is checked at every node.
  */
 import crypto from 'node:crypto';
 import { type ConnectionPool } from '@databases/pg';
 import DataLoader from 'dataloader';
+import { type Access, createAccess, type CustomerScope, within } from './auth/access';
+import { ANONYMOUS, type Identity } from './auth/identity';
 import { type Config } from './config';
 import { type Logger } from './logger';
 import { type InProcessPubSub } from './resolvers/pubsub';
@@ -59,19 +63,47 @@ export interface Loaders {
 
 export interface Context extends ContextDeps {
   requestId: string;
+  /** who is calling (ANONYMOUS when nothing was proven) */
+  identity: Identity;
+  access: Access;
   loaders: Loaders;
 }
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
-/** A new context; `requestId` from the caller (x-request-id) when it is a sane token. */
-export function createContext(deps: ContextDeps, requestId?: string | null): Context {
+/**
+ * A new context for `identity`; `requestId` from the caller (x-request-id) when it is a sane
+ * token.
+ */
+export function createContext(
+  deps: ContextDeps,
+  requestId?: string | null,
+  identity: Identity = ANONYMOUS,
+): Context {
   const id = requestId && REQUEST_ID_RE.test(requestId) ? requestId : crypto.randomUUID();
+  const access = createAccess(deps.pool, identity);
   return {
     ...deps,
-    logger: deps.logger.child({ requestId: id }),
+    logger: deps.logger.child({ requestId: id, subject: identity.subject }),
     requestId: id,
-    loaders: createLoaders(deps.pool),
+    identity,
+    access,
+    loaders: createLoaders(deps.pool, access),
+  };
+}
+
+/**
+ * A fetch whose rows are cut to the caller's scope. Both run whatever the answer, so a row
+ * outside the scope costs what a missing row costs.
+ */
+function scoped<K, V extends { id: number }>(
+  access: Access,
+  ids: (s: CustomerScope) => ReadonlySet<number>,
+  fetch: (keys: readonly K[]) => Promise<V[]>,
+): (keys: readonly K[]) => Promise<V[]> {
+  return async (keys) => {
+    const [rows, scope] = await Promise.all([fetch(keys), access.scope()]);
+    return within(scope, rows, ids, (r) => r.id);
   };
 }
 
@@ -112,7 +144,12 @@ function grouped<K, V>(
   });
 }
 
-export function createLoaders(pool: ConnectionPool): Loaders {
+export function createLoaders(pool: ConnectionPool, access: Access): Loaders {
+  // Fetches by id cut to the caller's scope (see `scoped`).
+  const only = <V extends { id: number }>(
+    ids: (s: CustomerScope) => ReadonlySet<number>,
+    fetch: (db: ConnectionPool, keys: readonly number[]) => Promise<V[]>,
+  ) => scoped(access, ids, (keys: readonly number[]) => fetch(pool, keys));
   // Each meter look-up primes the other meter loaders, so `meters { servicePoint { meters } }`
   // and repeated serials cost no further queries.
   const primeMeter = (m: MeterRecord) => {
@@ -121,57 +158,61 @@ export function createLoaders(pool: ConnectionPool): Loaders {
   };
   const loaders: Loaders = {
     meterById: byKey(
-      (ids) => metersByIds(pool, ids),
+      only((s) => s.meterIds, metersByIds),
       (m) => m.id,
       (m) => loaders.meterBySerial.prime(m.serial, m),
     ),
     meterBySerial: byKey(
-      (s) => metersBySerials(pool, s),
+      scoped(
+        access,
+        (s) => s.meterIds,
+        (k: readonly string[]) => metersBySerials(pool, k),
+      ),
       (m) => m.serial,
       (m) => loaders.meterById.prime(m.id, m),
     ),
     substation: byKey(
-      (ids) => substationsByIds(pool, ids),
+      only((s) => s.substationIds, substationsByIds),
       (r) => r.id,
     ),
     feeder: byKey(
-      (ids) => feedersByIds(pool, ids),
+      only((s) => s.feederIds, feedersByIds),
       (r) => r.id,
     ),
     transformer: byKey(
-      (ids) => transformersByIds(pool, ids),
+      only((s) => s.transformerIds, transformersByIds),
       (r) => r.id,
     ),
     servicePoint: byKey(
-      (ids) => servicePointsByIds(pool, ids),
+      only((s) => s.servicePointIds, servicePointsByIds),
       (r) => r.id,
     ),
     account: byKey(
-      (ids) => accountsByIds(pool, ids),
+      only((s) => s.accountIds, accountsByIds),
       (r) => r.id,
     ),
     feedersBySubstation: grouped(
-      (ids) => feedersBySubstation(pool, ids),
+      only((s) => s.feederIds, feedersBySubstation),
       (r) => r.substationId,
       (r) => loaders.feeder.prime(r.id, r),
     ),
     transformersByFeeder: grouped(
-      (ids) => transformersByFeeder(pool, ids),
+      only((s) => s.transformerIds, transformersByFeeder),
       (r) => r.feederId,
       (r) => loaders.transformer.prime(r.id, r),
     ),
     servicePointsByTransformer: grouped(
-      (ids) => servicePointsByTransformer(pool, ids),
+      only((s) => s.servicePointIds, servicePointsByTransformer),
       (r) => r.transformerId,
       (r) => loaders.servicePoint.prime(r.id, r),
     ),
     metersByServicePoint: grouped(
-      (ids) => metersByServicePoint(pool, ids),
+      only((s) => s.meterIds, metersByServicePoint),
       (m) => m.servicePointId,
       primeMeter,
     ),
     metersByTransformer: grouped(
-      (ids) => metersByTransformer(pool, ids),
+      only((s) => s.meterIds, metersByTransformer),
       (m) => m.transformerId,
       primeMeter,
     ),

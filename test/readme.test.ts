@@ -11,6 +11,7 @@ import { loadDemoIfEmpty } from '../src/cli/demo';
 import { createGateway, type Gateway } from '../src/server';
 import { type Runtime } from '../src/runtime';
 import { openTestDatabase, type TestDatabase } from './helpers/db';
+import { ADMIN } from './auth/tokens';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -47,7 +48,10 @@ afterAll(async () => {
 });
 
 async function run(query: string): Promise<{ data?: Json; errors?: Json[] }> {
-  const res = await gw.apollo.executeOperation({ query }, { contextValue: gw.context() });
+  const res = await gw.apollo.executeOperation(
+    { query },
+    { contextValue: gw.context(undefined, ADMIN) },
+  );
   if (res.body.kind !== 'single') throw new Error('expected a single result');
   return JSON.parse(JSON.stringify(res.body.singleResult));
 }

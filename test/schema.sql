@@ -13,6 +13,24 @@ TABLE account
   CREATE UNIQUE INDEX account_code_key ON account USING btree (code)
   CREATE UNIQUE INDEX account_pkey ON account USING btree (id)
 
+TABLE api_key
+  id bigint NOT NULL
+  name text
+  role text NOT NULL
+  account_codes text[] NOT NULL DEFAULT '{}'::text[]
+  prefix text NOT NULL
+  secret_sha256 text NOT NULL
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+  last_used_at timestamp with time zone
+  revoked_at timestamp with time zone
+  CONSTRAINT api_key_check CHECK (((role = 'customer'::text) = (cardinality(account_codes) > 0)))
+  CONSTRAINT api_key_pkey PRIMARY KEY (id)
+  CONSTRAINT api_key_role_check CHECK ((role = ANY (ARRAY['customer'::text, 'billing'::text, 'planner'::text, 'operator'::text, 'headend'::text, 'admin'::text])))
+  CONSTRAINT api_key_secret_sha256_check CHECK ((secret_sha256 ~ '^[0-9a-f]{64}$'::text))
+  CONSTRAINT api_key_secret_sha256_key UNIQUE (secret_sha256)
+  CREATE UNIQUE INDEX api_key_pkey ON api_key USING btree (id)
+  CREATE UNIQUE INDEX api_key_secret_sha256_key ON api_key USING btree (secret_sha256)
+
 TABLE csv_profile
   name text NOT NULL
   profile jsonb NOT NULL
@@ -174,6 +192,29 @@ TABLE meterdata_migration
   CONSTRAINT meterdata_migration_pkey PRIMARY KEY (id)
   CREATE UNIQUE INDEX meterdata_migration_pkey ON meterdata_migration USING btree (id)
 
+TABLE reading_audit
+  id bigint NOT NULL
+  meter_id bigint NOT NULL
+  channel smallint NOT NULL
+  from_ts timestamp with time zone NOT NULL
+  to_ts timestamp with time zone NOT NULL
+  action text NOT NULL
+  method text
+  changed_by text NOT NULL
+  reason text NOT NULL
+  old_values real[] NOT NULL
+  new_values real[] NOT NULL
+  old_quality smallint[] NOT NULL
+  new_quality smallint[] NOT NULL
+  changed_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT reading_audit_action_check CHECK ((action = ANY (ARRAY['edit'::text, 'estimate'::text])))
+  CONSTRAINT reading_audit_channel_check CHECK ((channel = ANY (ARRAY[1, 2])))
+  CONSTRAINT reading_audit_pkey PRIMARY KEY (meter_id, id)
+  CONSTRAINT reading_audit_reason_check CHECK ((reason <> ''::text))
+  CREATE UNIQUE INDEX reading_audit_pkey ON reading_audit USING btree (meter_id, id)
+  CREATE TRIGGER reading_audit_append_only BEFORE DELETE OR UPDATE ON reading_audit FOR EACH ROW EXECUTE FUNCTION meterdata_reject_change()
+  CREATE TRIGGER reading_audit_no_truncate BEFORE TRUNCATE ON reading_audit FOR EACH STATEMENT EXECUTE FUNCTION meterdata_reject_change()
+
 TABLE reading_day PARTITION BY RANGE (day)
   meter_id bigint NOT NULL
   channel smallint NOT NULL
@@ -186,6 +227,7 @@ TABLE reading_day PARTITION BY RANGE (day)
   vee_flags integer[]
   version integer NOT NULL DEFAULT 1
   updated_at timestamp with time zone NOT NULL DEFAULT now()
+  est_method smallint[]
   CONSTRAINT reading_day_channel_check CHECK ((channel = ANY (ARRAY[1, 2])))
   CONSTRAINT reading_day_check CHECK ((length(quality) = cardinality(vals)))
   CONSTRAINT reading_day_pkey PRIMARY KEY (meter_id, channel, day)
@@ -265,6 +307,43 @@ TABLE transformer
   CREATE UNIQUE INDEX transformer_code_key ON transformer USING btree (code)
   CREATE INDEX transformer_feeder_idx ON transformer USING btree (feeder_id)
   CREATE UNIQUE INDEX transformer_pkey ON transformer USING btree (id)
+
+TABLE vee_exception
+  meter_id bigint NOT NULL
+  id bigint NOT NULL
+  channel smallint NOT NULL
+  from_ts timestamp with time zone NOT NULL
+  to_ts timestamp with time zone NOT NULL
+  rule text NOT NULL
+  severity text NOT NULL
+  detail text NOT NULL
+  data jsonb
+  status text NOT NULL DEFAULT 'open'::text
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+  rule_set_version integer NOT NULL
+  decided_by text
+  decided_at timestamp with time zone
+  note text
+  CONSTRAINT vee_exception_channel_check CHECK ((channel = ANY (ARRAY[1, 2])))
+  CONSTRAINT vee_exception_check CHECK ((to_ts > from_ts))
+  CONSTRAINT vee_exception_pkey PRIMARY KEY (meter_id, id)
+  CONSTRAINT vee_exception_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'error'::text])))
+  CONSTRAINT vee_exception_status_check CHECK ((status = ANY (ARRAY['open'::text, 'accepted'::text, 'resolved'::text])))
+  CREATE UNIQUE INDEX vee_exception_open_key ON vee_exception USING btree (meter_id, channel, rule, from_ts, to_ts) WHERE (status = 'open'::text)
+  CREATE UNIQUE INDEX vee_exception_pkey ON vee_exception USING btree (meter_id, id)
+  CREATE INDEX vee_exception_range_idx ON vee_exception USING btree (meter_id, channel, from_ts)
+  CREATE INDEX vee_exception_status_idx ON vee_exception USING btree (status, created_at)
+
+TABLE vee_rule_set
+  meter_class text NOT NULL
+  version integer NOT NULL
+  rule_set jsonb NOT NULL
+  created_by text
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT vee_rule_set_meter_class_check CHECK ((meter_class = ANY (ARRAY['RESIDENTIAL'::text, 'COMMERCIAL'::text, 'INDUSTRIAL'::text])))
+  CONSTRAINT vee_rule_set_pkey PRIMARY KEY (meter_class, version)
+  CONSTRAINT vee_rule_set_version_check CHECK ((version >= 1))
+  CREATE UNIQUE INDEX vee_rule_set_pkey ON vee_rule_set USING btree (meter_class, version)
 
 FUNCTION meterdata_ensure_reading_partitions(from_day date, to_day date) RETURNS integer
 FUNCTION meterdata_reject_change() RETURNS trigger

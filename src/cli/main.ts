@@ -15,6 +15,7 @@ import { packageRoot } from '../storage/paths';
 import { simulateDeps } from './demo';
 import { registerIngest } from './ingest';
 import { type CliIo, resolveIo, withRuntime, writeLine } from './io';
+import { registerKeys } from './keys';
 import { registerReadings } from './readings';
 import { registerServe } from './serve';
 import { registerSimulate } from './simulate';
@@ -92,6 +93,7 @@ export function buildProgram(io: CliIo): Command {
   registerTopology(program, io);
   registerIngest(program, io);
   registerReadings(program, io);
+  registerKeys(program, io);
 
   registerSimulate(program, async () => {
     // The runtime lives as long as the simulate run: SimulateDeps.close releases it.

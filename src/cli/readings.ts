@@ -6,7 +6,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { type Channel, MISSING_QUALITY, parseChannel, Quality } from '../domain/channel';
 import { DAY_MS, parseInstant } from '../domain/readings';
 import { ErrorCode, MeterdataError } from '../errors';
+import { rulesOfFlags } from '../domain/vee';
 import { readDays } from '../storage/readings';
+import { readMethods } from '../storage/vee-edit';
 import { metersBySerials } from '../storage/topology';
 import { type CliIo, withRuntime, writeLine } from './io';
 
@@ -15,6 +17,12 @@ export interface IntervalOut {
   end: string;
   valueKwh: number | null;
   quality: string;
+  /** with --vee: the ESPI code (null when missing) */
+  qualityCode?: number | null;
+  /** with --vee: how an estimate was made (linear, flat, like_day, proration, outage_zero) */
+  estimationMethod?: string | null;
+  /** with --vee: the VEE rules that failed on the interval */
+  veeFlags?: string[];
 }
 
 export interface ReadingsOut {
@@ -55,7 +63,7 @@ export function qualityName(q: number): string {
 export async function fetchReadings(
   io: CliIo,
   serial: string,
-  o: { from: string; to: string; channel?: string },
+  o: { from: string; to: string; channel?: string; vee?: boolean },
 ): Promise<ReadingsOut> {
   const from = parseRangeBound(o.from, 'from');
   const to = parseRangeBound(o.to, 'to');
@@ -101,6 +109,17 @@ export async function fetchReadings(
       Math.floor((to - 1) / DAY_MS),
     );
     const byDay = new Map(rows.map((r) => [r.day, r]));
+    const end = Math.ceil(to / step) * step;
+    const methods = !o.vee
+      ? []
+      : await readMethods(
+          rt.db.pool,
+          meter.id,
+          channel === 'delivered' ? 1 : 2,
+          first,
+          end,
+          meter.intervalSeconds,
+        );
     const intervals: IntervalOut[] = [];
     for (let ts = first; ts < to; ts += step) {
       const day = Math.floor(ts / DAY_MS);
@@ -113,6 +132,13 @@ export async function fetchReadings(
         end: iso(ts + step),
         valueKwh: has ? v : null,
         quality: has ? qualityName(row!.quality[i]!) : 'missing',
+        ...(o.vee
+          ? {
+              qualityCode: has ? row!.quality[i]! : null,
+              estimationMethod: methods[(ts - first) / step] ?? null,
+              veeFlags: row?.veeFlags ? rulesOfFlags(row.veeFlags[i] ?? 0) : [],
+            }
+          : {}),
       });
     }
     return {
@@ -126,10 +152,14 @@ export async function fetchReadings(
   });
 }
 
-export function formatReadingsCsv(r: ReadingsOut): string {
-  let out = 'interval_start,interval_end,value_kwh,quality\n';
+export function formatReadingsCsv(r: ReadingsOut, vee = false): string {
+  let out = 'interval_start,interval_end,value_kwh,quality';
+  out += vee ? ',quality_code,estimation_method,vee_flags\n' : '\n';
   for (const i of r.intervals) {
-    out += `${i.start},${i.end},${i.valueKwh === null ? '' : String(i.valueKwh)},${i.quality}\n`;
+    out += `${i.start},${i.end},${i.valueKwh === null ? '' : String(i.valueKwh)},${i.quality}`;
+    out += vee
+      ? `,${i.qualityCode ?? ''},${i.estimationMethod ?? ''},${(i.veeFlags ?? []).join(' ')}\n`
+      : '\n';
   }
   return out;
 }
@@ -148,14 +178,18 @@ export function registerReadings(program: Command, io: CliIo): void {
     .requiredOption('--to <instant>', 'range end (exclusive)')
     .option('--channel <channel>', 'delivered or received', 'delivered')
     .option('--format <format>', 'csv or json', formatOption, 'csv')
+    .option(
+      '--vee',
+      'add the quality code, the estimation method and the failed VEE rules of each interval',
+    )
     .action(
       async (
         serial: string,
-        o: { from: string; to: string; channel: string; format: 'csv' | 'json' },
+        o: { from: string; to: string; channel: string; format: 'csv' | 'json'; vee?: boolean },
       ) => {
         const r = await fetchReadings(io, serial, o);
         if (o.format === 'json') writeLine(io.stdout, JSON.stringify(r, null, 2));
-        else io.stdout.write(formatReadingsCsv(r));
+        else io.stdout.write(formatReadingsCsv(r, o.vee));
       },
     );
 }

@@ -18,6 +18,7 @@ import {
   demoPointers,
   loadDemoIfEmpty,
 } from './demo';
+import { developmentNotice } from '../auth/dev';
 import { type CliIo, fmtInt, writeLine } from './io';
 
 export interface ServeOptions {
@@ -150,6 +151,8 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
       host: opts.host ?? config.host,
     });
     writeLine(io.stdout, `meterdata is serving GraphQL at ${server.url}`);
+    const notice = await developmentNotice(config, server.url);
+    if (notice) writeLine(io.stdout, notice);
     if (opts.worker !== false) {
       const concurrency = opts.workerConcurrency ?? 1;
       const w = new IngestWorker(rt.db.pool, rt.queue, logger.child({ component: 'worker' }), {
@@ -158,6 +161,7 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
         maxDeliveries: config.maxDeliveries,
         clockToleranceSeconds: config.clockToleranceSeconds,
         keepRejections: config.keepRejections,
+        vee: config.vee,
         blockMs: 500,
       });
       worker = {

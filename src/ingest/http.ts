@@ -1,8 +1,14 @@
 /**
  * POST /ingest/files: head-ends stream a file's body straight into the landing (no multipart,
- * no buffering), and get 202 with the file id once it is durable; 200 for a duplicate.
+ * no buffering), and get 202 with the file id once it is durable; 200 for a duplicate. The
+ * server's guard authenticates the caller first; only the ingest roles may upload.
  */
 import express from 'express';
+import { describeIdentity } from '../auth/access';
+import { AccessCode } from '../auth/errors';
+import { identityOf } from '../auth/http';
+import { hasAnyRole } from '../auth/identity';
+import { Allow } from '../auth/roles';
 import { ErrorCode, isMeterdataError } from '../errors';
 import { COMM_PATHS, type CommPath } from '../domain/topology';
 import { type Runtime } from '../runtime';
@@ -25,7 +31,17 @@ export function ingestRouter(
 ): express.Router {
   const router = express.Router();
   router.post('/ingest/files', async (req, res) => {
-    const log = rt.logger.child({ route: 'ingest' });
+    const identity = identityOf(res);
+    if (!hasAnyRole(identity, Allow.ingest)) {
+      req.resume();
+      const anonymous = identity.via === 'none';
+      res.status(anonymous ? 401 : 403).json({
+        code: anonymous ? AccessCode.UNAUTHENTICATED : AccessCode.FORBIDDEN,
+        message: `${describeIdentity(identity)} may not upload files (allowed: ${Allow.ingest.join(', ')})`,
+      });
+      return;
+    }
+    const log = rt.logger.child({ route: 'ingest', subject: identity.subject });
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > rt.config.maxFileBytes) {
       res.status(413).json({

@@ -12,7 +12,15 @@ import {
   type Rejection,
   validateReading,
 } from '../domain/readings';
-import { createBatch, finishBatch, writePatches, type WriteCounts } from '../storage/readings';
+import {
+  createBatch,
+  ensurePartitions,
+  finishBatch,
+  retryOnConflict,
+  writePatches,
+  type WriteCounts,
+} from '../storage/readings';
+import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
 import { meterRef, metersBySerials } from '../storage/topology';
 
 export interface IngestCounts extends WriteCounts {
@@ -32,6 +40,8 @@ export interface IngestOptions {
   now?: number;
   clockToleranceSeconds?: number;
   maxRejections?: number;
+  /** run the VEE rules in each chunk's transaction (default true; MD_VEE) */
+  vee?: boolean;
 }
 
 /** Caches meter look-ups across the chunks of one ingest. */
@@ -80,10 +90,33 @@ export async function ingestChunk(
   resolver: MeterResolver,
   batchId: number,
   items: readonly ReadingInput[],
-  opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
+  opts: {
+    now: number;
+    clockToleranceSeconds: number;
+    indexes?: readonly number[];
+    /** run the VEE rules in the write's transaction (default true) */
+    vee?: boolean;
+  },
 ): Promise<{ counts: IngestCounts; rejections: Rejection[] }> {
   const { ok, rejections } = await validateItems(resolver, items, opts);
-  const written = await writePatches(pool, groupIntoPatches(ok), batchId);
+  const patches = groupIntoPatches(ok);
+  if (opts.vee === false || patches.length === 0) {
+    const written = await writePatches(pool, patches, batchId);
+    return { counts: { ...written, rejected: rejections.length }, rejections };
+  }
+  // Everything outside the transaction first (the embedded database has one connection).
+  await ensurePartitions(
+    pool,
+    patches.map((p) => p.day),
+  );
+  const ruleSets = await cachedRuleSets(pool);
+  const written = await retryOnConflict(() =>
+    pool.tx(async (tx) => {
+      const c = await writePatches(pool, patches, batchId, { tx });
+      await runVee(tx, targetsOf(patches), { ruleSets, now: opts.now });
+      return c;
+    }),
+  );
   return { counts: { ...written, rejected: rejections.length }, rejections };
 }
 
@@ -97,6 +130,7 @@ export async function ingestItems(
   const { counts, rejections } = await ingestChunk(pool, new MeterResolver(pool), batchId, items, {
     now: opts.now ?? Date.now(),
     clockToleranceSeconds: opts.clockToleranceSeconds ?? 3600,
+    vee: opts.vee,
   });
   await finishBatch(pool, batchId, counts);
   return { batchId, ...counts, rejections: rejections.slice(0, opts.maxRejections ?? 1000) };

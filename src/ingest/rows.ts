@@ -65,6 +65,7 @@ export async function ingestChunks(
           now,
           clockToleranceSeconds,
           indexes,
+          vee: opts.vee,
         })
       : { counts: { accepted: 0, unchanged: 0, changed: 0, rejected: 0 }, rejections: [] };
     counts.accepted += r.counts.accepted;

@@ -1,6 +1,18 @@
 /** Landed files: one by id, a filtered page of them, and each file's first rejections. */
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { Allow } from '../auth/roles';
 import { storeProfile } from '../ingest/profiles';
 import { type Context } from '../context';
 import { ErrorCode, MeterdataError } from '../errors';
@@ -69,6 +81,7 @@ async function view(ctx: Context, f: FileRecord): Promise<FileView> {
 
 @Resolver(() => IngestFile)
 export class IngestFileResolver {
+  @Authorized(Allow.files)
   @Query(() => IngestFile, { nullable: true, description: 'A landed file by id; null when none.' })
   async ingestFile(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<FileView | null> {
     const n = parseId(id);
@@ -77,6 +90,7 @@ export class IngestFileResolver {
     return f && f.sha256 ? view(ctx, f) : null;
   }
 
+  @Authorized(Allow.files)
   @Query(() => IngestFileConnection, {
     description: `Landed files, newest first, filtered, in pages of \`first\` (at most ${MAX_FILES_PAGE}).`,
   })
@@ -114,6 +128,7 @@ export class IngestFileResolver {
     };
   }
 
+  @Authorized(Allow.files)
   @FieldResolver(() => [IngestRejection])
   async rejections(
     @Root() file: FileView,
@@ -130,6 +145,7 @@ export class IngestFileResolver {
     return fileRejections(ctx.pool, file.fileId, n);
   }
 
+  @Authorized(Allow.files)
   @Query(() => [CsvProfileEntry], {
     description: 'Saved CSV mapping profiles (built-ins not listed).',
   })
@@ -137,6 +153,7 @@ export class IngestFileResolver {
     return listProfiles(ctx.pool) as Promise<CsvProfileEntry[]>;
   }
 
+  @Authorized(Allow.manage)
   @Mutation(() => CsvProfileEntry, {
     description:
       'Validates and saves a named CSV mapping profile (docs/formats-headend.md); uploads use it with ?profile=NAME.',

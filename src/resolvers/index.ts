@@ -14,6 +14,8 @@ import {
   TopologyQueryResolver,
   TransformerResolver,
 } from './topology.resolver';
+import { MeterVeeResolver, VeeEditResolver, VeeResolver } from './vee.resolver';
+import { ViewerResolver } from './viewer.resolver';
 
 export { InProcessPubSub, Topic } from './pubsub';
 
@@ -29,4 +31,8 @@ export const resolvers = [
   InstantResolver,
   IngestResolver,
   IngestFileResolver,
+  ViewerResolver,
+  VeeResolver,
+  VeeEditResolver,
+  MeterVeeResolver,
 ] as const;

@@ -1,5 +1,6 @@
 /** Write mutations (topology upsert, reading batches) and the readingsIngested subscription. */
-import { Arg, Ctx, Mutation, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, Ctx, Mutation, Resolver, Root, Subscription } from 'type-graphql';
+import { Allow } from '../auth/roles';
 import { type TopologyDoc } from '../domain/topology';
 import { type Context } from '../context';
 import { ErrorCode, MeterdataError } from '../errors';
@@ -12,6 +13,7 @@ import { Topic } from './pubsub';
 
 @Resolver()
 export class IngestResolver {
+  @Authorized(Allow.manage)
   @Mutation(() => TopologyResult, {
     description:
       'Inserts or updates topology rows by code (serial for meters). Parents may be in the same input or already stored. An invalid input writes nothing; the error lists every problem in extensions.problems.',
@@ -23,6 +25,7 @@ export class IngestResolver {
     return importTopology(ctx.pool, topologyDoc(input));
   }
 
+  @Authorized(Allow.ingest)
   @Mutation(() => IngestResultType, {
     description:
       'Stores a batch of interval readings. Bad readings are rejected one by one (with a code) and the rest stored; resending the same readings changes nothing; a changed value keeps the old one in history.',
@@ -80,6 +83,7 @@ export class IngestResolver {
     return result;
   }
 
+  @Authorized(Allow.ingestEvents)
   @Subscription(() => IngestBatchEvent, {
     topics: Topic.READINGS_INGESTED,
     description: 'Every finished ingestReadings batch of this gateway, as it completes.',

@@ -1,5 +1,10 @@
-/** Meters: look-up by id or serial, the filtered and paged list, and a meter's topology edges. */
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+/**
+ * Meters: look-up by id or serial, the filtered and paged list, and a meter's topology edges.
+ * A customer sees their own meters only: the loaders return null for the others, the list is
+ * cut to their accounts.
+ */
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Allow } from '../auth/roles';
 import { type Context, primeMeters } from '../context';
 import { ErrorCode, MeterdataError } from '../errors';
 import { type MeterFilter, listMeters, type MeterRecord } from '../storage/topology';
@@ -13,9 +18,11 @@ export const MAX_PAGE = 1000;
 
 @Resolver(() => Meter)
 export class MeterResolver {
+  @Authorized(Allow.topology)
   @Query(() => Meter, {
     nullable: true,
-    description: 'A meter by id or by serial (exactly one of them); null when there is none.',
+    description:
+      'A meter by id or by serial (exactly one of them); null when there is none (or when it is not the calling customer’s).',
   })
   async meter(
     @Arg('id', () => ID, { nullable: true }) id: string | null | undefined,
@@ -35,6 +42,7 @@ export class MeterResolver {
     return n === undefined ? null : ctx.loaders.meterById.load(n);
   }
 
+  @Authorized(Allow.topology)
   @Query(() => MeterConnection, {
     description: `Meters ordered by id, filtered, in pages of \`first\` (at most ${MAX_PAGE}) after an opaque cursor.`,
   })
@@ -52,7 +60,10 @@ export class MeterResolver {
       );
     }
     const afterId = after === null || after === undefined ? null : decodeCursor(after);
-    const page = await listMeters(ctx.pool, await storageFilter(filter, ctx), first, afterId);
+    const [where, scope] = await Promise.all([storageFilter(filter, ctx), ctx.access.scope()]);
+    // A customer's list holds the meters of their accounts only.
+    if (scope) where.accountIds = [...scope.accountIds];
+    const page = await listMeters(ctx.pool, where, first, afterId);
     primeMeters(ctx, page.meters);
     const edges = page.meters.map((m) => ({ cursor: encodeCursor(m.id), node: m }));
     return {
@@ -66,6 +77,7 @@ export class MeterResolver {
     };
   }
 
+  @Authorized(Allow.topology)
   @FieldResolver(() => ServicePoint)
   async servicePoint(@Root() m: MeterRecord, @Ctx() ctx: Context) {
     return must(
@@ -74,6 +86,7 @@ export class MeterResolver {
     );
   }
 
+  @Authorized(Allow.topology)
   @FieldResolver(() => Transformer)
   async transformer(@Root() m: MeterRecord, @Ctx() ctx: Context) {
     return must(
@@ -82,6 +95,7 @@ export class MeterResolver {
     );
   }
 
+  @Authorized(Allow.accounts)
   @FieldResolver(() => Account, { nullable: true })
   async account(@Root() m: MeterRecord, @Ctx() ctx: Context) {
     const sp = await ctx.loaders.servicePoint.load(m.servicePointId);

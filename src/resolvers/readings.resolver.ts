@@ -2,8 +2,12 @@
  * Reading queries. A series is one storage query (the meter's day rows over the range) laid out
  * as plain arrays; a transformer's series one query for all its meters; an instant one query
  * for all meters at one interval. Ranges are checked, then snapped outward to the interval grid.
+ * An individual meter's values are for billing, operators, admins and the meter's own customer;
+ * planners and customers get aggregates as totals under the privacy rule (./aggregate.ts).
  */
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { isPrivileged } from '../auth/identity';
+import { Allow } from '../auth/roles';
 import { type Channel, channelCode } from '../domain/channel';
 import { type DayRow } from '../domain/readings';
 import {
@@ -35,6 +39,7 @@ import {
   UsageSeries,
 } from '../schema/series.type';
 import { Transformer } from '../schema/topology.type';
+import { type GroupRef, groupInstant, groupSeries } from './aggregate';
 import { isIntervalLength, readingWindow, sumPresent, type Window } from './util';
 
 /** Optional with a default, as `channel: Channel = DELIVERED` (an explicit null means the default). */
@@ -90,6 +95,7 @@ function toReadingSeries(meterId: number, channel: Channel, s: Series): ReadingS
 
 @Resolver(() => Meter)
 export class MeterReadingsResolver {
+  @Authorized(Allow.meterReadings)
   @FieldResolver(() => ReadingSeries, {
     description: `Interval values of one channel over [from, to) as columns (one query; the fast path). ${SNAP_NOTE} At most MD_MAX_RANGE_DAYS (default 400) days.`,
   })
@@ -101,11 +107,13 @@ export class MeterReadingsResolver {
     @Ctx() ctx: Context,
   ): Promise<ReadingSeries> {
     const channel = channelArg ?? ChannelEnum.DELIVERED;
+    await ctx.access.assertMeterReadable(meter.id, meter.serial);
     const w = rangeWindow(meter, from, to, ctx);
     requireChannel(meter, channel);
     return toReadingSeries(meter.id, channel, await meterSeries(meter, channel, w, ctx));
   }
 
+  @Authorized(Allow.meterReadings)
   @FieldResolver(() => [Reading], {
     description: `One object per interval over [from, to), missing ones included. ${SNAP_NOTE} For small ranges only: at most MD_MAX_INTERVAL_ITEMS_DAYS (default 7) days; use series for more.`,
   })
@@ -117,6 +125,7 @@ export class MeterReadingsResolver {
     @Ctx() ctx: Context,
   ): Promise<Reading[]> {
     const channel = channelArg ?? ChannelEnum.DELIVERED;
+    await ctx.access.assertMeterReadable(meter.id, meter.serial);
     const w = readingWindow(from, to, meter.intervalSeconds, {
       maxDays: ctx.config.maxIntervalItemsDays,
       setting: 'MD_MAX_INTERVAL_ITEMS_DAYS',
@@ -155,6 +164,7 @@ export class MeterReadingsResolver {
     });
   }
 
+  @Authorized(Allow.meterReadings)
   @FieldResolver(() => UsageSeries, {
     description: `Energy per local hour, day or month in the service point's time zone (a DST day has 23 or 25 hours). ${SNAP_NOTE} Buckets at the range edges are clipped to it.`,
   })
@@ -167,6 +177,7 @@ export class MeterReadingsResolver {
     @Ctx() ctx: Context,
   ): Promise<UsageSeries> {
     const channel = channelArg ?? ChannelEnum.DELIVERED;
+    await ctx.access.assertMeterReadable(meter.id, meter.serial);
     const w = rangeWindow(meter, from, to, ctx);
     requireChannel(meter, channel);
     const s = await meterSeries(meter, channel, w, ctx);
@@ -190,6 +201,7 @@ export class MeterReadingsResolver {
     };
   }
 
+  @Authorized(Allow.meterReadings)
   @FieldResolver(() => [ReadingVersion], {
     description: `Replaced versions of the intervals starting in [from, to), oldest first. ${SNAP_NOTE}`,
   })
@@ -201,6 +213,7 @@ export class MeterReadingsResolver {
     @Ctx() ctx: Context,
   ): Promise<ReadingVersion[]> {
     const channel = channelArg ?? ChannelEnum.DELIVERED;
+    await ctx.access.assertMeterReadable(meter.id, meter.serial);
     const w = rangeWindow(meter, from, to, ctx);
     requireChannel(meter, channel);
     const step = meter.intervalSeconds * 1000;
@@ -234,8 +247,9 @@ function gcd(a: number, b: number): number {
 
 @Resolver(() => Transformer)
 export class TransformerReadingsResolver {
+  @Authorized(Allow.aggregates)
   @FieldResolver(() => TransformerSeries, {
-    description: `The series of every meter of the transformer that has the channel (one query), and their per-interval sum. ${SNAP_NOTE} The grid is the least common multiple of the meters' interval lengths.`,
+    description: `The series of every meter of the transformer that has the channel (one query), and their per-interval sum. ${SNAP_NOTE} The grid is the least common multiple of the meters' interval lengths. Planners and customers get the sum only, under the privacy rule.`,
   })
   async series(
     @Root() t: TransformerRecord,
@@ -245,6 +259,10 @@ export class TransformerReadingsResolver {
     @Ctx() ctx: Context,
   ): Promise<TransformerSeries> {
     const channel = channelArg ?? ChannelEnum.DELIVERED;
+    if (!isPrivileged(ctx.identity)) {
+      const g = await groupSeries(ctx, transformerGroup(t), channel, from, to);
+      return { ...g, meters: null };
+    }
     const meters = (await ctx.loaders.metersByTransformer.load(t.id)).filter((m) =>
       m.channels.includes(channel),
     );
@@ -287,15 +305,17 @@ export class TransformerReadingsResolver {
       intervalSeconds,
       meters: series,
       total,
+      withheld: new Array<boolean>(total.length).fill(false),
     };
   }
 }
 
 @Resolver()
 export class InstantResolver {
+  @Authorized(Allow.aggregates)
   @Query(() => InstantSnapshot, {
     description:
-      'Every meter with the given interval length (installed at `at`, with the channel; on one transformer or feeder when given) at the interval containing `at`, as columns in meter-id order.',
+      'Every meter with the given interval length (installed at `at`, with the channel; on one transformer or feeder when given) at the interval containing `at`, as columns in meter-id order. Planners and customers get the total of every meter of the group (the whole system, a feeder or a transformer) under the privacy rule; intervalSeconds must then be a multiple of every such meter’s interval length.',
   })
   async instant(
     @Arg('at', () => DateTimeScalar) at: Date,
@@ -325,6 +345,30 @@ export class InstantResolver {
     const feederId = feederCode != null ? await nodeId(ctx, 'feeder', feederCode) : null;
     const step = intervalSeconds * 1000;
     const atMs = Math.floor(at.getTime() / step) * step;
+    if (!isPrivileged(ctx.identity)) {
+      const group: GroupRef =
+        transformerId !== null
+          ? {
+              level: 'transformer',
+              id: transformerId,
+              label: `transformer ${JSON.stringify(transformerCode)}`,
+            }
+          : feederId !== null
+            ? { level: 'feeder', id: feederId, label: `feeder ${JSON.stringify(feederCode)}` }
+            : { level: 'system', id: null, label: 'the whole system' };
+      const g = await groupInstant(ctx, group, channel, atMs, intervalSeconds);
+      return {
+        at: new Date(atMs),
+        intervalSeconds,
+        channel,
+        meterIds: null,
+        serials: null,
+        values: null,
+        quality: null,
+        total: g.total,
+        reporting: g.reporting,
+      };
+    }
     const rows = await readInstantScope(ctx.pool, {
       atMs,
       channel,
@@ -358,13 +402,23 @@ export class InstantResolver {
   }
 }
 
+function transformerGroup(t: TransformerRecord): GroupRef {
+  return { level: 'transformer', id: t.id, label: `transformer ${JSON.stringify(t.code)}` };
+}
+
+/** A node's id by code; NOT_FOUND when there is none, or when the caller may not see it. */
 async function nodeId(
   ctx: Context,
   table: 'transformer' | 'feeder',
   code: string,
 ): Promise<number> {
   const id = await ctx.loaders.idByCode.load(`${table}:${code}`);
-  if (id === null) {
+  // Id 0 never exists: an unknown code costs the look-up an unseen one costs.
+  const node =
+    table === 'transformer'
+      ? await ctx.loaders.transformer.load(id ?? 0)
+      : await ctx.loaders.feeder.load(id ?? 0);
+  if (id === null || node === null) {
     throw new MeterdataError(ErrorCode.NOT_FOUND, `no ${table} has code ${JSON.stringify(code)}`);
   }
   return id;

@@ -6,6 +6,7 @@
 // any of them runs, whichever entry point loads the schema first.
 import 'reflect-metadata';
 import { registerEnumType } from 'type-graphql';
+import { ROLES, type Role } from '../auth/roles';
 import { type Channel } from '../domain/channel';
 import { type ChangeReason } from '../domain/readings';
 import { type Resolution } from '../domain/series';
@@ -69,6 +70,14 @@ export const ChangeReasonEnum = {
 registerEnumType(ChangeReasonEnum, {
   name: 'ChangeReason',
   description: 'Why a stored interval value was replaced.',
+});
+
+export const RoleEnum = Object.fromEntries(ROLES.map((r) => [r.toUpperCase(), r])) as {
+  [K in Role as Uppercase<K>]: K;
+};
+registerEnumType(RoleEnum, {
+  name: 'Role',
+  description: 'What a caller may do (README "Security" has the matrix).',
 });
 
 /**

@@ -5,6 +5,7 @@
  */
 import { type GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
+import { authChecker } from '../auth/access';
 import { InProcessPubSub, resolvers } from '../resolvers';
 import { DateTimeScalar } from './scalars';
 
@@ -19,6 +20,10 @@ export async function buildMeterdataSchema(opts: SchemaOptions = {}): Promise<Gr
     validate: false,
     pubSub: opts.pubSub ?? new InProcessPubSub(),
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    // Roles on every operation and edge (`@Authorized(Allow.x)`); objects are checked by the
+    // request's loaders (src/context.ts).
+    authChecker,
+    authMode: 'error',
     emitSchemaFile: false,
   });
 }

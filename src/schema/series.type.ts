@@ -151,8 +151,11 @@ export class UsageSeries {
   total!: number | null;
 }
 
+const TOTALS_ONLY = 'Null for roles that see totals only (planner, customer: README "Security").';
+
 @ObjectType({
-  description: 'Many meters at one interval, as columns in meter-id order.',
+  description:
+    'Many meters at one interval, as columns in meter-id order. Planners and customers get the total only, under the privacy rule.',
 })
 export class InstantSnapshot {
   @Field(() => DateTimeScalar, { description: 'Start of the interval (snapped down to the grid).' })
@@ -164,17 +167,20 @@ export class InstantSnapshot {
   @Field(() => ChannelEnum)
   channel!: Channel;
 
-  @Field(() => [ID])
-  meterIds!: number[];
+  @Field(() => [ID], { nullable: true, description: TOTALS_ONLY })
+  meterIds!: number[] | null;
 
-  @Field(() => [String])
-  serials!: string[];
+  @Field(() => [String], { nullable: true, description: TOTALS_ONLY })
+  serials!: string[] | null;
 
-  @Field(() => [Float], { nullable: 'items', description: 'kWh; null = the meter did not report.' })
-  values!: Array<number | null>;
+  @Field(() => [Float], {
+    nullable: 'itemsAndList',
+    description: `kWh; null = the meter did not report. ${TOTALS_ONLY}`,
+  })
+  values!: Array<number | null> | null;
 
-  @Field(() => [Int], { nullable: 'items' })
-  quality!: Array<number | null>;
+  @Field(() => [Int], { nullable: 'itemsAndList', description: TOTALS_ONLY })
+  quality!: Array<number | null> | null;
 
   @Field(() => Float, { nullable: true, description: 'Sum over the reporting meters, kWh.' })
   total!: number | null;
@@ -196,14 +202,21 @@ export class TransformerSeries {
   })
   intervalSeconds!: number;
 
-  @Field(() => [ReadingSeries])
-  meters!: ReadingSeries[];
+  @Field(() => [ReadingSeries], { nullable: true, description: TOTALS_ONLY })
+  meters!: ReadingSeries[] | null;
 
   @Field(() => [Float], {
     nullable: 'items',
-    description: 'kWh per interval summed over the meters; null when no meter reported.',
+    description:
+      'kWh per interval summed over the meters; null when no meter reported, or when the privacy rule withholds it (see withheld).',
   })
   total!: Array<number | null>;
+
+  @Field(() => [Boolean], {
+    description:
+      'Per interval: the total is withheld by the privacy rule (planners and customers only; README "Security").',
+  })
+  withheld!: boolean[];
 }
 
 @ObjectType({ description: 'A replaced version of an interval value (append-only history).' })

@@ -1,5 +1,6 @@
 import { type ConnectionPool } from '@databases/pg';
 import { createContext } from '../../src/context';
+import { ADMIN } from '../auth/tokens';
 import { openApi, type Api } from './harness';
 
 let api: Api;
@@ -17,7 +18,7 @@ function brokenPool(): ConnectionPool {
 }
 
 test('unexpected errors are masked for the client and logged with the request id', async () => {
-  const ctx = createContext({ ...api.gw.deps, pool: brokenPool() }, 'req-abc-123');
+  const ctx = createContext({ ...api.gw.deps, pool: brokenPool() }, 'req-abc-123', ADMIN);
   const r = await api.gql(`{ meter(serial: "M-1") { serial } }`, undefined, ctx);
   expect(r.data).toEqual({ meter: null });
   expect(r.errors).toEqual([

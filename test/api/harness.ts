@@ -1,10 +1,12 @@
 /**
  * API test harness: a fresh migrated database with the small topology, a gateway built on it,
  * and `gql()` running operations through `apollo.executeOperation` (results JSON round-tripped,
- * so DateTimes read as the ISO strings clients see).
+ * so DateTimes read as the ISO strings clients see) as an admin; `as(role)` runs them as
+ * another identity.
  */
 import { type ConnectionPool } from '@databases/pg';
 import pino from 'pino';
+import { internalIdentity, type Identity, type Role } from '../../src/auth';
 import { loadConfig, type Config } from '../../src/config';
 import { createContext, type Context } from '../../src/context';
 import { type Logger } from '../../src/logger';
@@ -12,6 +14,7 @@ import { createGateway, type Gateway } from '../../src/server';
 import { upsertTopology } from '../../src/storage/topology';
 import { openTestDatabase, type TestDatabase } from '../helpers/db';
 import { smallTopology } from '../helpers/fixtures';
+import { ADMIN } from '../auth/tokens';
 
 /** Results are asserted on field by field; a loose type keeps the tests readable. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,8 +36,13 @@ export interface Api {
     variables?: Record<string, unknown>,
     context?: Context,
   ): Promise<GqlResult<T>>;
-  /** A context whose pool counts the queries it runs. */
-  countingContext(): { ctx: Context; count: () => number };
+  /** `gql` as another identity (a role, with a customer's accounts). */
+  as(
+    who: Role | Identity,
+    opts?: { accounts?: string[] },
+  ): <T = Json>(query: string, variables?: Record<string, unknown>) => Promise<GqlResult<T>>;
+  /** A context whose pool counts the queries it runs (as an admin, unless told otherwise). */
+  countingContext(identity?: Identity): { ctx: Context; count: () => number };
   close(): Promise<void>;
 }
 
@@ -57,7 +65,7 @@ export async function openApi(overrides: Partial<Config> = {}): Promise<Api> {
   ): Promise<GqlResult<T>> => {
     const res = await gw.apollo.executeOperation(
       { query, ...(variables ? { variables } : {}) },
-      { contextValue: context ?? gw.context() },
+      { contextValue: context ?? gw.context(undefined, ADMIN) },
     );
     if (res.body.kind !== 'single') throw new Error('expected a single result');
     return JSON.parse(JSON.stringify(res.body.singleResult)) as GqlResult<T>;
@@ -68,7 +76,14 @@ export async function openApi(overrides: Partial<Config> = {}): Promise<Api> {
     config,
     logs,
     gql,
-    countingContext() {
+    as(who, opts = {}) {
+      const identity =
+        typeof who === 'string'
+          ? internalIdentity(who, { ...(opts.accounts ? { accounts: opts.accounts } : {}) })
+          : who;
+      return (query, variables) => gql(query, variables, gw.context(undefined, identity));
+    },
+    countingContext(identity = ADMIN) {
       let n = 0;
       const pool = new Proxy(db.pool, {
         get(target, key) {
@@ -82,7 +97,7 @@ export async function openApi(overrides: Partial<Config> = {}): Promise<Api> {
           return typeof v === 'function' ? v.bind(target) : v;
         },
       }) as ConnectionPool;
-      return { ctx: createContext({ ...gw.deps, pool }), count: () => n };
+      return { ctx: createContext({ ...gw.deps, pool }, undefined, identity), count: () => n };
     },
     async close() {
       await gw.apollo.stop();

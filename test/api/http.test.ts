@@ -1,6 +1,5 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { loadConfig } from '../../src/config';
 import { PostgresQueue } from '../../src/ingest/queue';
 import { ingestItems } from '../../src/ingest/readings';
 import { openDatabase } from '../../src/storage/db';
@@ -11,10 +10,13 @@ import { upsertTopology } from '../../src/storage/topology';
 import { openTestDatabase, type TestDatabase } from '../helpers/db';
 import { smallTopology } from '../helpers/fixtures';
 import { readings, type Json } from './harness';
+import { tokenFor, testConfig } from '../auth/tokens';
 
 let db: TestDatabase;
 let rt: Runtime;
 let server: ServerHandle;
+/** every request runs as an admin (test/auth covers the other identities) */
+let auth: Record<string, string>;
 
 beforeAll(async () => {
   db = await openTestDatabase();
@@ -28,13 +30,14 @@ beforeAll(async () => {
     },
   );
   rt = {
-    config: loadConfig({}),
+    config: testConfig(),
     logger: silentLogger,
     db,
     queue: new PostgresQueue(db.pool),
     close: () => db.close(),
   };
   server = await startServer(rt, { port: 0, host: '127.0.0.1' });
+  auth = { authorization: `Bearer ${await tokenFor('admin')}` };
 });
 afterAll(async () => {
   await server.close();
@@ -44,7 +47,7 @@ afterAll(async () => {
 const post = (body: unknown, headers: Record<string, string> = {}) =>
   fetch(server.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...auth, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 
@@ -78,11 +81,13 @@ test('/healthz answers ok when the database does', async () => {
 test('batched requests are refused; CSRF prevention is on', async () => {
   const batched = await post([{ query: '{ __typename }' }, { query: '{ __typename }' }]);
   expect(batched.status).toBe(400);
-  const simpleGet = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`);
+  const simpleGet = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
+    headers: auth,
+  });
   expect(simpleGet.status).toBe(400);
   expect(await simpleGet.text()).toMatch(/CSRF/);
   const preflighted = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
-    headers: { 'apollo-require-preflight': 'true' },
+    headers: { 'apollo-require-preflight': 'true', ...auth },
   });
   expect(preflighted.status).toBe(200);
 });
@@ -122,7 +127,7 @@ test('in production introspection is off, and /healthz is 503 when the database 
     expect(health.status).toBe(503);
     const res = await fetch(s.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
     });
     const body = (await res.json()) as Json;
@@ -142,6 +147,7 @@ describe('subscriptions over graphql-ws', () => {
       url: server.url.replace(/^http/, 'ws'),
       webSocketImpl: WebSocket,
       retryAttempts: 0,
+      connectionParams: auth,
     });
     const events: Json[] = [];
     let notify: (() => void) | undefined;

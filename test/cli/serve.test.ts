@@ -6,6 +6,8 @@
  */
 import { cliSandbox, type CliSandbox, Capture } from './harness';
 import { main } from '../../src/cli/main';
+import { developmentToken } from '../../src/auth/dev';
+import { loadConfig } from '../../src/config';
 
 let box: CliSandbox;
 
@@ -52,10 +54,16 @@ async function serving(
   return { stdout: stdout.text, stderr: stderr.text };
 }
 
+/** The development token `serve` prints (signed with the sandbox data directory's secret). */
+async function auth(): Promise<Record<string, string>> {
+  const t = await developmentToken(loadConfig(box.env));
+  return { authorization: `Bearer ${t!.token}` };
+}
+
 async function gql(url: string, query: string) {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(await auth()) },
     body: JSON.stringify({ query }),
   });
   return (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
@@ -73,7 +81,7 @@ function examples(stdout: string): string[] {
 async function upload(url: string, body: string): Promise<string> {
   const res = await fetch(url.replace(/graphql$/, 'ingest/files?format=csv'), {
     method: 'POST',
-    headers: { 'content-type': 'text/csv' },
+    headers: { 'content-type': 'text/csv', ...(await auth()) },
     body,
   });
   expect(res.status).toBe(202);

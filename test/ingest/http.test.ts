@@ -1,4 +1,3 @@
-import { loadConfig } from '../../src/config';
 import { IngestWorker } from '../../src/ingest/worker';
 import { silentLogger } from '../../src/logger';
 import { type Runtime } from '../../src/runtime';
@@ -9,18 +8,21 @@ import { ErrorCode } from '../../src/errors';
 import { openTestDatabase, type TestDatabase } from '../helpers/db';
 import { smallTopology } from '../helpers/fixtures';
 import { testQueue } from '../helpers/queue';
+import { tokenFor, testConfig } from '../auth/tokens';
 
 type Json = Record<string, unknown>;
 let db: TestDatabase;
 let rt: Runtime;
 let server: ServerHandle;
 let base: string;
+/** every request runs as an admin (test/auth covers the other identities) */
+let auth: Record<string, string>;
 
 beforeAll(async () => {
   db = await openTestDatabase();
   await upsertTopology(db.pool, smallTopology());
   rt = {
-    config: { ...loadConfig({}), maxFileBytes: 64 * 1024 },
+    config: testConfig({ maxFileBytes: 64 * 1024 }),
     logger: silentLogger,
     db,
     queue: testQueue(db.pool),
@@ -28,6 +30,7 @@ beforeAll(async () => {
   };
   server = await startServer(rt, { port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${server.port}`;
+  auth = { authorization: `Bearer ${await tokenFor('admin')}` };
 });
 afterAll(async () => {
   await server.close();
@@ -47,14 +50,14 @@ const body = (day: string, n: number, v = '0.5') =>
 const upload = (content: string, query = 'format=csv') =>
   fetch(`${base}/ingest/files?${query}`, {
     method: 'POST',
-    headers: { 'content-type': 'text/csv' },
+    headers: { 'content-type': 'text/csv', ...auth },
     body: content,
   });
 
 async function gql(query: string, variables: Json = {}): Promise<Json> {
   const res = await fetch(server.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as Json;

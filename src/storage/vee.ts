@@ -1,0 +1,634 @@
+/**
+ * SQL of VEE: versioned rule sets per meter class, the rule run over stored day rows (flags into
+ * reading_day.vee_flags, failures into vee_exception), and exception queries. The rules
+ * themselves are the pure core in ../domain/vee.
+ */
+import { sql, type ConnectionPool, type Queryable } from '@databases/pg';
+import { DateTime } from 'luxon';
+import { type Channel, channelFromCode, Quality } from '../domain/channel';
+import { DAY_MS, type DayPatch, type DayRow } from '../domain/readings';
+import { buildSeries } from '../domain/series';
+import {
+  DEFAULT_RULE_SETS,
+  runRules,
+  validateRuleSet,
+  type MeterClass,
+  type RuleFailure,
+  type RuleSet,
+} from '../domain/vee';
+import { ErrorCode, MeterdataError } from '../errors';
+import { decodeDayRow, type DayRowRecord, epochDayToDate, intArrayLiteral } from './codec';
+
+export const METER_CLASSES: readonly MeterClass[] = ['RESIDENTIAL', 'COMMERCIAL', 'INDUSTRIAL'];
+/** Days of stored history before a window that the rules learn from. */
+export const VEE_HISTORY_DAYS = 28;
+
+// ---------------------------------------------------------------------------------------------
+// Rule sets
+
+export interface StoredRuleSet {
+  ruleSet: RuleSet;
+  createdBy: string | null;
+  createdAt: Date;
+}
+
+function parseStored(cls: MeterClass, version: number, json: unknown): RuleSet {
+  return validateRuleSet({ ...(json as object), meterClass: cls, version });
+}
+
+/** The current (highest) version per class; classes never stored are seeded with the defaults. */
+export async function currentRuleSets(db: Queryable): Promise<Record<MeterClass, StoredRuleSet>> {
+  const select = async () =>
+    (await db.query(sql`
+      SELECT DISTINCT ON (meter_class) meter_class, version, rule_set, created_by, created_at
+      FROM vee_rule_set ORDER BY meter_class, version DESC`)) as Array<{
+      meter_class: MeterClass;
+      version: number;
+      rule_set: unknown;
+      created_by: string | null;
+      created_at: Date;
+    }>;
+  let rows = await select();
+  if (rows.length < METER_CLASSES.length) {
+    const defaults = METER_CLASSES.map((c) => DEFAULT_RULE_SETS[c]);
+    await db.query(sql`
+      INSERT INTO vee_rule_set (meter_class, version, rule_set, created_by)
+      SELECT c, 1, r::jsonb, 'default'
+      FROM unnest(${defaults.map((d) => d.meterClass)}::text[], ${defaults.map((d) => JSON.stringify(d))}::text[]) AS t(c, r)
+      WHERE NOT EXISTS (SELECT 1 FROM vee_rule_set s WHERE s.meter_class = t.c)
+      ON CONFLICT DO NOTHING`);
+    rows = await select();
+  }
+  const out = {} as Record<MeterClass, StoredRuleSet>;
+  for (const r of rows) {
+    out[r.meter_class] = {
+      ruleSet: parseStored(r.meter_class, r.version, r.rule_set),
+      createdBy: r.created_by,
+      createdAt: r.created_at,
+    };
+  }
+  return out;
+}
+
+/** Validates `json` (BAD_USER_INPUT with every problem) and stores it as the class's next version. */
+export async function updateRuleSet(
+  pool: ConnectionPool,
+  meterClass: MeterClass,
+  json: Record<string, unknown>,
+  user: string | null,
+): Promise<StoredRuleSet> {
+  const current = (await currentRuleSets(pool))[meterClass];
+  const version = current.ruleSet.version + 1;
+  const ruleSet = validateRuleSet({
+    name: current.ruleSet.name,
+    ...json,
+    meterClass,
+    version,
+  });
+  const [row] = await pool.query(sql`
+    INSERT INTO vee_rule_set (meter_class, version, rule_set, created_by)
+    VALUES (${meterClass}, ${version}, ${JSON.stringify(ruleSet)}::jsonb, ${user})
+    RETURNING created_at`);
+  ruleSetCache.delete(pool);
+  return { ruleSet, createdBy: user, createdAt: row.created_at as Date };
+}
+
+const ruleSetCache = new WeakMap<
+  ConnectionPool,
+  { at: number; sets: Promise<Record<MeterClass, RuleSet>> }
+>();
+const RULE_SET_TTL_MS = 5000;
+
+/** Current rule sets, cached per pool for a few seconds (workers read them on every chunk). */
+export function cachedRuleSets(pool: ConnectionPool): Promise<Record<MeterClass, RuleSet>> {
+  const hit = ruleSetCache.get(pool);
+  if (hit && Date.now() - hit.at < RULE_SET_TTL_MS) return hit.sets;
+  const sets = currentRuleSets(pool).then(
+    (s) =>
+      Object.fromEntries(Object.entries(s).map(([c, v]) => [c, v.ruleSet])) as Record<
+        MeterClass,
+        RuleSet
+      >,
+  );
+  ruleSetCache.set(pool, { at: Date.now(), sets });
+  sets.catch(() => ruleSetCache.delete(pool));
+  return sets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the rules over stored days
+
+export interface VeeMeter {
+  id: number;
+  serial: string;
+  intervalSeconds: number;
+  installedAt: number;
+  removedAt: number | null;
+  multiplier: number;
+  channels: Channel[];
+  timeZone: string;
+  meterClass: MeterClass;
+}
+
+export async function veeMeters(
+  db: Queryable,
+  ids: readonly number[],
+): Promise<Map<number, VeeMeter>> {
+  const out = new Map<number, VeeMeter>();
+  if (!ids.length) return out;
+  const rows: Array<Record<string, unknown>> = await db.query(sql`
+    SELECT m.id, m.serial, m.interval_seconds, m.installed_at, m.removed_at, m.multiplier,
+           m.channels, sp.time_zone, COALESCE(a.customer_class, 'RESIDENTIAL') AS meter_class
+    FROM meter m
+    JOIN service_point sp ON sp.id = m.service_point_id
+    LEFT JOIN account a ON a.id = sp.account_id
+    WHERE m.id = ANY(${[...new Set(ids)]}::bigint[])`);
+  for (const r of rows) {
+    out.set(Number(r.id), {
+      id: Number(r.id),
+      serial: r.serial as string,
+      intervalSeconds: Number(r.interval_seconds),
+      installedAt: (r.installed_at as Date).getTime(),
+      removedAt: r.removed_at ? (r.removed_at as Date).getTime() : null,
+      multiplier: Number(r.multiplier),
+      channels: r.channels as Channel[],
+      timeZone: r.time_zone as string,
+      meterClass: r.meter_class as MeterClass,
+    });
+  }
+  return out;
+}
+
+/** A meter-channel and the span [fromMs, toMs) of its intervals whose data changed. */
+export interface VeeTarget {
+  meterId: number;
+  channel: 1 | 2;
+  fromMs: number;
+  toMs: number;
+}
+
+/** One target per meter-channel: the span of the patches' intervals. */
+export function targetsOf(patches: readonly DayPatch[]): VeeTarget[] {
+  const m = new Map<string, VeeTarget>();
+  for (const p of patches) {
+    if (!p.entries.length) continue;
+    const step = DAY_MS / p.intervalsPerDay;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const e of p.entries) {
+      if (e.i < lo) lo = e.i;
+      if (e.i > hi) hi = e.i;
+    }
+    const from = p.day * DAY_MS + lo * step;
+    const to = p.day * DAY_MS + (hi + 1) * step;
+    const key = `${p.meterId}:${p.channel}`;
+    const t = m.get(key);
+    if (!t) m.set(key, { meterId: p.meterId, channel: p.channel, fromMs: from, toMs: to });
+    else {
+      t.fromMs = Math.min(t.fromMs, from);
+      t.toMs = Math.max(t.toMs, to);
+    }
+  }
+  return [...m.values()];
+}
+
+export interface VeeRunCounts {
+  windows: number;
+  failures: number;
+  exceptionsCreated: number;
+  exceptionsResolved: number;
+  daysFlagged: number;
+}
+
+interface Window {
+  t: VeeTarget;
+  meter: VeeMeter;
+  fromMs: number;
+  toMs: number;
+  readFromDay: number;
+  readToDay: number;
+}
+
+/** The whole local days (of the meter's zone) that cover [fromMs, toMs). */
+export function localWindow(
+  fromMs: number,
+  toMs: number,
+  timeZone: string,
+): { fromMs: number; toMs: number } {
+  const from = DateTime.fromMillis(fromMs, { zone: timeZone }).startOf('day');
+  const to = DateTime.fromMillis(Math.max(fromMs, toMs - 1), { zone: timeZone })
+    .startOf('day')
+    .plus({ days: 1 });
+  return { fromMs: from.toMillis(), toMs: to.toMillis() };
+}
+
+/** Largest window the rules run over at once (a re-VEE of a longer range runs in slices). */
+const MAX_WINDOW_DAYS = 62;
+
+/**
+ * Runs each target's class rule set over its whole local days as stored now (call it after the
+ * merge, in the same transaction), with the previous 28 days as history and the merge's
+ * corrected resends as conflicts. Writes the per-interval flags and records each failure as an
+ * open exception (the same failure again adds nothing; one an operator accepted is not raised
+ * again); open exceptions inside a window that no longer fail are resolved.
+ */
+export async function runVee(
+  db: Queryable,
+  targets: readonly VeeTarget[],
+  opts: { ruleSets: Record<MeterClass, RuleSet>; now: number; onError?: (err: unknown) => void },
+): Promise<VeeRunCounts> {
+  const counts: VeeRunCounts = {
+    windows: 0,
+    failures: 0,
+    exceptionsCreated: 0,
+    exceptionsResolved: 0,
+    daysFlagged: 0,
+  };
+  if (!targets.length) return counts;
+  const meters = await veeMeters(
+    db,
+    targets.map((t) => t.meterId),
+  );
+  const windows: Window[] = [];
+  for (const t of targets) {
+    const meter = meters.get(t.meterId);
+    if (!meter) continue;
+    for (let a = t.fromMs; a < t.toMs; a += MAX_WINDOW_DAYS * DAY_MS) {
+      const slice = { ...t, fromMs: a, toMs: Math.min(t.toMs, a + MAX_WINDOW_DAYS * DAY_MS) };
+      let w: { fromMs: number; toMs: number };
+      try {
+        w = localWindow(slice.fromMs, slice.toMs, meter.timeZone);
+      } catch (err) {
+        opts.onError?.(err);
+        continue;
+      }
+      windows.push({
+        t: slice,
+        meter,
+        ...w,
+        readFromDay: Math.floor(w.fromMs / DAY_MS) - VEE_HISTORY_DAYS,
+        readToDay: Math.floor((w.toMs - 1) / DAY_MS),
+      });
+    }
+  }
+  if (!windows.length) return counts;
+  counts.windows = windows.length;
+
+  // One query for the day rows (windows and their history), one for the conflicts.
+  const rowRecords: DayRowRecord[] = await db.query(sql`
+    SELECT r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day, r.vals::text AS vals,
+           r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags, r.version
+    FROM (SELECT DISTINCT * FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[],
+                         ${windows.map((w) => w.t.channel)}::smallint[],
+                         ${windows.map((w) => epochDayToDate(w.readFromDay))}::date[],
+                         ${windows.map((w) => epochDayToDate(w.readToDay))}::date[])) AS t(m, c, f, l)
+    JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l`);
+  const rowsBy = new Map<string, Map<number, DayRow>>();
+  for (const rec of rowRecords) {
+    const row = decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) });
+    const k = `${row.meterId}:${row.channel}`;
+    let m = rowsBy.get(k);
+    if (!m) rowsBy.set(k, (m = new Map()));
+    m.set(row.day, row);
+  }
+  const conflictRecords: Array<{ meter_id: number; channel: number; ts: number; value: number }> =
+    await db.query(sql`
+      SELECT h.meter_id, h.channel, (extract(epoch FROM h.ts) * 1000)::float8 AS ts, h.value
+      FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
+                  ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
+           AS t(m, c, f, l)
+      JOIN reading_history h ON h.meter_id = t.m AND h.channel = t.c
+        AND h.ts >= to_timestamp(t.f) AND h.ts < to_timestamp(t.l)
+      WHERE h.reason = 'corrected_resend' AND h.value IS NOT NULL
+      ORDER BY h.meter_id, h.channel, h.ts, h.version`);
+  const conflictsBy = new Map<string, Map<number, number[]>>();
+  for (const c of conflictRecords) {
+    const k = `${Number(c.meter_id)}:${c.channel}`;
+    let m = conflictsBy.get(k);
+    if (!m) conflictsBy.set(k, (m = new Map()));
+    const ts = Number(c.ts);
+    const list = m.get(ts) ?? [];
+    list.push(c.value);
+    m.set(ts, list);
+  }
+
+  const exc: Array<{ w: Window; f: RuleFailure; version: number }> = [];
+  const flagUpdates: Array<{
+    meterId: number;
+    channel: number;
+    day: number;
+    flags: number[] | null;
+  }> = [];
+  const flaggedKeys = new Set<string>();
+  for (const w of windows) {
+    const k = `${w.t.meterId}:${w.t.channel}`;
+    const byDay = rowsBy.get(k) ?? new Map<number, DayRow>();
+    const stepMs = w.meter.intervalSeconds * 1000;
+    const all = [...byDay.values()];
+    const inWindow = all.filter((r) => r.day >= Math.floor(w.fromMs / DAY_MS));
+    const series = buildSeries(inWindow, w.fromMs, w.toMs, w.meter.intervalSeconds);
+    const history = buildSeries(
+      all.filter((r) => r.day < Math.ceil(w.fromMs / DAY_MS)),
+      w.fromMs - VEE_HISTORY_DAYS * DAY_MS,
+      w.fromMs,
+      w.meter.intervalSeconds,
+    );
+    for (let i = 0; i < history.values.length; i++) {
+      if (history.quality[i] === Quality.FAILED_VALIDATION) history.values[i] = null;
+    }
+    const conflicts: Array<{ ts: number; values: number[] }> = [];
+    for (const [ts, olds] of conflictsBy.get(k) ?? []) {
+      if (ts < w.fromMs || ts >= w.toMs) continue;
+      const cur = series.values[(ts - w.fromMs) / stepMs];
+      conflicts.push({ ts, values: cur === null || cur === undefined ? olds : [...olds, cur] });
+    }
+    const ruleSet = opts.ruleSets[w.meter.meterClass] ?? DEFAULT_RULE_SETS[w.meter.meterClass];
+    let result;
+    try {
+      result = runRules(
+        {
+          meter: {
+            serial: w.meter.serial,
+            intervalSeconds: w.meter.intervalSeconds,
+            installedAt: w.meter.installedAt,
+            removedAt: w.meter.removedAt,
+            multiplier: w.meter.multiplier,
+            channel: channelFromCode(w.t.channel),
+            timeZone: w.meter.timeZone,
+          },
+          series,
+          conflicts,
+          history: { intervals: history },
+          now: opts.now,
+        },
+        ruleSet,
+      );
+    } catch (err) {
+      opts.onError?.(err);
+      continue;
+    }
+    counts.failures += result.failures.length;
+    for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
+    // Flags of the window's intervals; intervals of a stored day outside the window keep theirs.
+    for (const row of inWindow) {
+      if (row.vals.length * stepMs !== DAY_MS) continue;
+      const dayStart = row.day * DAY_MS;
+      const next = row.veeFlags ? row.veeFlags.slice() : new Array<number>(row.vals.length).fill(0);
+      for (let i = 0; i < row.vals.length; i++) {
+        const ts = dayStart + i * stepMs;
+        if (ts < w.fromMs || ts >= w.toMs) continue;
+        next[i] = result.flags[(ts - w.fromMs) / stepMs]!;
+      }
+      const flags = next.some((f) => f !== 0) ? next : null;
+      const same =
+        flags === null
+          ? row.veeFlags === null
+          : row.veeFlags !== null && row.veeFlags.every((f, i) => f === flags[i]);
+      const key = `${row.meterId}:${row.channel}:${row.day}`;
+      if (!same && !flaggedKeys.has(key)) {
+        flaggedKeys.add(key);
+        row.veeFlags = flags;
+        flagUpdates.push({ meterId: row.meterId, channel: row.channel, day: row.day, flags });
+      }
+    }
+  }
+
+  if (flagUpdates.length) {
+    await db.query(sql`
+      UPDATE reading_day r SET vee_flags = t.vf::integer[]
+      FROM unnest(${flagUpdates.map((u) => u.meterId)}::bigint[], ${flagUpdates.map((u) => u.channel)}::smallint[],
+                  ${flagUpdates.map((u) => epochDayToDate(u.day))}::date[],
+                  ${flagUpdates.map((u) => intArrayLiteral(u.flags))}::text[]) AS t(m, c, d, vf)
+      WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d`);
+    counts.daysFlagged = flagUpdates.length;
+  }
+
+  const keyM = exc.map((e) => e.w.t.meterId);
+  const keyC = exc.map((e) => e.w.t.channel);
+  const keyR = exc.map((e) => e.f.rule as string);
+  const keyF = exc.map((e) => e.f.from / 1000);
+  const keyT = exc.map((e) => e.f.to / 1000);
+  // Open exceptions inside a window that the run did not find again no longer fail.
+  const resolved = await db.query(sql`
+    UPDATE vee_exception e
+    SET status = 'resolved', decided_by = 'vee', decided_at = now(),
+        note = 'no longer fails when validated again'
+    FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
+                ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
+         AS w(m, c, f, l)
+    WHERE e.status = 'open' AND e.meter_id = w.m AND e.channel = w.c
+      AND e.from_ts >= to_timestamp(w.f) AND e.to_ts <= to_timestamp(w.l)
+      AND NOT EXISTS (
+        SELECT 1 FROM unnest(${keyM}::bigint[], ${keyC}::smallint[], ${keyR}::text[],
+                             ${keyF}::float8[], ${keyT}::float8[]) AS k(m, c, r, f, l)
+        WHERE k.m = e.meter_id AND k.c = e.channel AND k.r = e.rule
+          AND to_timestamp(k.f) = e.from_ts AND to_timestamp(k.l) = e.to_ts)
+    RETURNING e.id`);
+  counts.exceptionsResolved = resolved.length;
+  if (exc.length) {
+    const created = await db.query(sql`
+      INSERT INTO vee_exception
+        (meter_id, channel, from_ts, to_ts, rule, severity, detail, data, rule_set_version)
+      SELECT m, c, to_timestamp(f), to_timestamp(l), r, s, d, NULLIF(j, 'null')::jsonb, v
+      FROM unnest(${keyM}::bigint[], ${keyC}::smallint[], ${keyF}::float8[], ${keyT}::float8[],
+                  ${keyR}::text[], ${exc.map((e) => e.f.severity as string)}::text[],
+                  ${exc.map((e) => e.f.detail)}::text[],
+                  ${exc.map((e) => JSON.stringify(e.f.data ?? null))}::text[],
+                  ${exc.map((e) => e.version)}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
+      WHERE NOT EXISTS (
+        SELECT 1 FROM vee_exception e
+        WHERE e.meter_id = t.m AND e.channel = t.c AND e.rule = t.r AND e.status = 'accepted'
+          AND e.from_ts = to_timestamp(t.f) AND e.to_ts = to_timestamp(t.l))
+      ON CONFLICT (meter_id, channel, rule, from_ts, to_ts) WHERE status = 'open' DO NOTHING
+      RETURNING id`);
+    counts.exceptionsCreated = created.length;
+  }
+  return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions
+
+export const EXCEPTION_STATUSES = ['open', 'accepted', 'resolved'] as const;
+export type ExceptionStatus = (typeof EXCEPTION_STATUSES)[number];
+
+export interface ExceptionRecord {
+  id: number;
+  meterId: number;
+  meterSerial: string;
+  channel: Channel;
+  from: Date;
+  to: Date;
+  rule: string;
+  severity: string;
+  detail: string;
+  data: Record<string, number> | null;
+  status: ExceptionStatus;
+  createdAt: Date;
+  ruleSetVersion: number;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  note: string | null;
+}
+
+export interface ExceptionFilter {
+  meterSerial?: string | null;
+  rule?: string | null;
+  status?: ExceptionStatus | null;
+  severity?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+function toException(r: Record<string, unknown>): ExceptionRecord {
+  return {
+    id: Number(r.id),
+    meterId: Number(r.meter_id),
+    meterSerial: r.serial as string,
+    channel: channelFromCode(Number(r.channel)),
+    from: r.from_ts as Date,
+    to: r.to_ts as Date,
+    rule: r.rule as string,
+    severity: r.severity as string,
+    detail: r.detail as string,
+    data: (r.data as Record<string, number> | null) ?? null,
+    status: r.status as ExceptionStatus,
+    createdAt: r.created_at as Date,
+    ruleSetVersion: Number(r.rule_set_version),
+    decidedBy: (r.decided_by as string | null) ?? null,
+    decidedAt: (r.decided_at as Date | null) ?? null,
+    note: (r.note as string | null) ?? null,
+  };
+}
+
+/** Exceptions matching the filter, newest range first, keyset-paged by (from_ts, id) descending. */
+export async function listExceptions(
+  db: Queryable,
+  f: ExceptionFilter,
+  page: { first: number; after?: { fromMs: number; id: number } | null },
+): Promise<ExceptionRecord[]> {
+  const conds = [sql`TRUE`];
+  if (f.meterSerial) conds.push(sql`m.serial = ${f.meterSerial}`);
+  if (f.rule) conds.push(sql`e.rule = ${f.rule}`);
+  if (f.status) conds.push(sql`e.status = ${f.status}`);
+  if (f.severity) conds.push(sql`e.severity = ${f.severity}`);
+  if (f.from) conds.push(sql`e.to_ts > ${f.from}`);
+  if (f.to) conds.push(sql`e.from_ts < ${f.to}`);
+  if (page.after) {
+    conds.push(
+      sql`(e.from_ts, e.id) < (to_timestamp(${page.after.fromMs / 1000}::float8), ${page.after.id}::bigint)`,
+    );
+  }
+  const rows: Array<Record<string, unknown>> = await db.query(sql`
+    SELECT e.*, m.serial FROM vee_exception e JOIN meter m ON m.id = e.meter_id
+    WHERE ${sql.join(conds, sql` AND `)}
+    ORDER BY e.from_ts DESC, e.id DESC
+    LIMIT ${page.first}`);
+  return rows.map(toException);
+}
+
+/** Accepts or resolves an open exception; NOT_FOUND when there is none, BAD_USER_INPUT when closed. */
+export async function decideException(
+  db: Queryable,
+  id: number,
+  status: 'accepted' | 'resolved',
+  user: string,
+  note: string | null,
+): Promise<ExceptionRecord> {
+  const rows: Array<Record<string, unknown>> = await db.query(sql`
+    UPDATE vee_exception e SET status = ${status}, decided_by = ${user}, decided_at = now(), note = ${note}
+    FROM meter m
+    WHERE e.id = ${id} AND e.status = 'open' AND m.id = e.meter_id
+    RETURNING e.*, m.serial`);
+  if (rows.length) return toException(rows[0]!);
+  const [cur] = await db.query(sql`SELECT status FROM vee_exception WHERE id = ${id}`);
+  if (!cur) throw new MeterdataError(ErrorCode.NOT_FOUND, `no VEE exception ${id}`);
+  throw new MeterdataError(
+    ErrorCode.BAD_USER_INPUT,
+    `VEE exception ${id} is already ${String(cur.status)}; only open exceptions can be decided`,
+  );
+}
+
+/** Open exceptions of a meter-channel per range, for summaries. */
+export async function openExceptionsIn(
+  db: Queryable,
+  meterId: number,
+  channel: 1 | 2,
+  fromMs: number,
+  toMs: number,
+): Promise<Array<{ from: number; to: number }>> {
+  const rows: Array<{ f: number; t: number }> = await db.query(sql`
+    SELECT (extract(epoch FROM from_ts) * 1000)::float8 AS f, (extract(epoch FROM to_ts) * 1000)::float8 AS t
+    FROM vee_exception
+    WHERE meter_id = ${meterId} AND channel = ${channel} AND status = 'open'
+      AND to_ts > to_timestamp(${fromMs / 1000}::float8) AND from_ts < to_timestamp(${toMs / 1000}::float8)`);
+  return rows.map((r) => ({ from: Number(r.f), to: Number(r.t) }));
+}
+
+/**
+ * Re-runs the current rule sets over [fromMs, toMs) of one meter, or of every meter installed in
+ * the range (`meterIds` null), in transactions of a few hundred meter-channels. Idempotent: a
+ * second run finds the same failures and so creates nothing.
+ */
+export async function revalidate(
+  pool: ConnectionPool,
+  meterIds: readonly number[] | null,
+  fromMs: number,
+  toMs: number,
+  now: number,
+): Promise<VeeRunCounts> {
+  const from = new Date(fromMs);
+  const to = new Date(toMs);
+  const rows: Array<{ id: number; channels: Channel[] }> = await pool.query(sql`
+    SELECT id, channels FROM meter
+    WHERE installed_at < ${to} AND (removed_at IS NULL OR removed_at > ${from})
+      ${meterIds ? sql`AND id = ANY(${[...meterIds]}::bigint[])` : sql``}
+    ORDER BY id`);
+  const targets: VeeTarget[] = rows.flatMap((r) =>
+    r.channels.map((c) => ({
+      meterId: Number(r.id),
+      channel: c === 'delivered' ? (1 as const) : (2 as const),
+      fromMs,
+      toMs,
+    })),
+  );
+  const ruleSets = await currentRuleSets(pool).then(
+    (s) =>
+      Object.fromEntries(Object.entries(s).map(([c, v]) => [c, v.ruleSet])) as Record<
+        MeterClass,
+        RuleSet
+      >,
+  );
+  const total: VeeRunCounts = {
+    windows: 0,
+    failures: 0,
+    exceptionsCreated: 0,
+    exceptionsResolved: 0,
+    daysFlagged: 0,
+  };
+  for (let i = 0; i < targets.length; i += 200) {
+    const c = await pool.tx((tx) => runVee(tx, targets.slice(i, i + 200), { ruleSets, now }));
+    for (const k of Object.keys(total) as Array<keyof VeeRunCounts>) total[k] += c[k];
+  }
+  return total;
+}
+
+/** Per-interval flags of day rows laid on the grid [fromMs, toMs) (0 where none). */
+export function flagSeries(
+  rows: readonly DayRow[],
+  fromMs: number,
+  toMs: number,
+  intervalSeconds: number,
+): Int32Array {
+  const step = intervalSeconds * 1000;
+  const out = new Int32Array(Math.max(0, Math.round((toMs - fromMs) / step)));
+  for (const row of rows) {
+    if (!row.veeFlags || row.vals.length * step !== DAY_MS) continue;
+    const dayStart = row.day * DAY_MS;
+    for (let i = 0; i < row.veeFlags.length; i++) {
+      const k = (dayStart + i * step - fromMs) / step;
+      if (k >= 0 && k < out.length) out[k] = row.veeFlags[i]!;
+    }
+  }
+  return out;
+}

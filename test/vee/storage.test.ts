@@ -1,0 +1,167 @@
+/**
+ * VEE storage: rule sets (seeded, versioned, validated), the rules run on the write path (flags
+ * and exceptions, idempotent, stale exceptions resolved) and the audit table's protection as the
+ * application role. Runs on PGlite, and on PostgreSQL when DATABASE_URL is set.
+ */
+import { sql } from '@databases/pg';
+import { ingestItems } from '../../src/ingest/readings';
+import { DEFAULT_RULE_SETS, RULE_BIT } from '../../src/domain/vee';
+import { readDays } from '../../src/storage/readings';
+import { upsertTopology } from '../../src/storage/topology';
+import { currentRuleSets, listExceptions, updateRuleSet } from '../../src/storage/vee';
+import { openTestDatabase, type TestDatabase } from '../helpers/db';
+import { smallTopology } from '../helpers/fixtures';
+import { readings } from '../api/harness';
+
+let db: TestDatabase;
+let m1: number;
+beforeAll(async () => {
+  db = await openTestDatabase();
+  await upsertTopology(db.pool, smallTopology());
+  const [r] = await db.pool.query(sql`SELECT id FROM meter WHERE serial = 'M-1'`);
+  m1 = Number(r.id);
+});
+afterAll(async () => {
+  await db.close();
+});
+
+const DAY = 86_400_000;
+// Local midnight in New York (EST, UTC−5), a Monday.
+const START = '2026-01-05T05:00:00Z';
+const T0 = Date.parse(START);
+/** A daily shape with standby load, so no zero runs or identical runs. */
+const load = (i: number) => 0.2 + 0.15 * Math.sin((i * Math.PI) / 48) ** 2 + (i % 7) * 0.01;
+
+async function ingest(items: ReturnType<typeof readings>) {
+  return ingestItems(db.pool, items, { source: 'test', format: 'json', now: T0 + 40 * DAY });
+}
+
+describe('rule sets', () => {
+  test('seeded with the defaults at version 1, a change is the next version', async () => {
+    const sets = await currentRuleSets(db.pool);
+    expect(sets.RESIDENTIAL.ruleSet).toEqual(DEFAULT_RULE_SETS.RESIDENTIAL);
+    expect(sets.COMMERCIAL.ruleSet.version).toBe(1);
+    const v2 = await updateRuleSet(
+      db.pool,
+      'INDUSTRIAL',
+      { rules: { spike: { enabled: true, severity: 'error', params: { minKw: 30 } } } },
+      'alice',
+    );
+    expect(v2.ruleSet.version).toBe(2);
+    expect(v2.ruleSet.rules.spike.params.minKw).toBe(30);
+    const again = await currentRuleSets(db.pool);
+    expect(again.INDUSTRIAL.ruleSet.version).toBe(2);
+    expect(again.INDUSTRIAL.createdBy).toBe('alice');
+    const [n] = await db.pool.query(
+      sql`SELECT count(*)::int AS n FROM vee_rule_set WHERE meter_class = 'INDUSTRIAL'`,
+    );
+    expect(n.n).toBe(2);
+  });
+
+  test('an invalid rule set is refused with its problems', async () => {
+    await expect(
+      updateRuleSet(db.pool, 'RESIDENTIAL', { rules: { spike: { params: { minKw: -1 } } } }, null),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(
+      updateRuleSet(db.pool, 'RESIDENTIAL', { rules: { nope: {} } }, null),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { problems: expect.any(Array) } });
+    expect((await currentRuleSets(db.pool)).RESIDENTIAL.ruleSet.version).toBe(1);
+  });
+});
+
+describe('rules on the write path', () => {
+  const HIST = 14; // days of clean history before the window
+  const items = readings('M-1', START, (HIST + 2) * 96, load);
+  const winDay = HIST; // local day index of the window's first day
+  const gap = new Set([winDay * 96 + 40, winDay * 96 + 41, winDay * 96 + 42]);
+  const spikeAt = (winDay + 1) * 96 + 50;
+
+  test('history, then a day with a gap and a spike: exceptions and flags', async () => {
+    await ingest(items.slice(0, HIST * 96));
+    let ex = await listExceptions(db.pool, { meterSerial: 'M-1' }, { first: 100 });
+    expect(ex).toEqual([]);
+    const window = items
+      .slice(HIST * 96)
+      .filter((_, k) => !gap.has(HIST * 96 + k))
+      .map((r) => (r.intervalStart === items[spikeAt]!.intervalStart ? { ...r, value: 5 } : r));
+    await ingest(window);
+    ex = await listExceptions(db.pool, { meterSerial: 'M-1', status: 'open' }, { first: 100 });
+    const rules = ex.map((e) => e.rule).sort();
+    expect(rules).toContain('missing');
+    expect(rules).toContain('spike');
+    const missing = ex.find((e) => e.rule === 'missing')!;
+    expect(missing.from.getTime()).toBe(T0 + (winDay * 96 + 40) * 900_000);
+    expect(missing.to.getTime()).toBe(T0 + (winDay * 96 + 43) * 900_000);
+    expect(missing).toMatchObject({ status: 'open', ruleSetVersion: 1, channel: 'delivered' });
+    const spikeTs = T0 + spikeAt * 900_000;
+    const day = Math.floor(spikeTs / DAY);
+    const [row] = await readDays(db.pool, m1, 1, day, day);
+    const i = (spikeTs - day * DAY) / 900_000;
+    expect(row!.veeFlags![i]! & RULE_BIT.spike).toBe(RULE_BIT.spike);
+  });
+
+  test('the same chunk again creates nothing; filling the gap resolves its exception', async () => {
+    const count = async (status: string) =>
+      (
+        await db.pool.query(
+          sql`SELECT count(*)::int AS n FROM vee_exception WHERE status = ${status}`,
+        )
+      )[0].n as number;
+    const open = await count('open');
+    const window = items
+      .slice(HIST * 96)
+      .filter((_, k) => !gap.has(HIST * 96 + k))
+      .map((r) => (r.intervalStart === items[spikeAt]!.intervalStart ? { ...r, value: 5 } : r));
+    await ingest(window);
+    expect(await count('open')).toBe(open);
+    await ingest([...gap].map((k) => items[k]!));
+    const ex = await listExceptions(
+      db.pool,
+      { meterSerial: 'M-1', rule: 'missing' },
+      { first: 10 },
+    );
+    expect(ex.map((e) => [e.status, e.decidedBy])).toEqual([['resolved', 'vee']]);
+    expect(await count('open')).toBe(open - 1);
+  });
+});
+
+describe('reading_audit', () => {
+  test('append-only, and the application role cannot update, delete or truncate it', async () => {
+    await db.pool.query(sql`
+      INSERT INTO reading_audit (meter_id, channel, from_ts, to_ts, action, changed_by, reason,
+                                 old_values, new_values, old_quality, new_quality)
+      VALUES (${m1}, 1, now(), now() + interval '15 minutes', 'edit', 'alice', 'test',
+              '{1}', '{2}', '{0}', '{7}')`);
+    for (const stmt of [
+      sql`UPDATE reading_audit SET reason = 'x'`,
+      sql`DELETE FROM reading_audit`,
+      sql`TRUNCATE reading_audit`,
+    ]) {
+      await expect(db.pool.query(stmt)).rejects.toThrow(/append-only|permission/);
+    }
+    const asApp = async (stmt: ReturnType<typeof sql>) =>
+      db.pool.tx(async (tx) => {
+        await tx.query(sql`SET LOCAL ROLE meterdata_app`);
+        return tx.query(stmt);
+      });
+    // The role may insert and read …
+    await asApp(sql`
+      INSERT INTO reading_audit (meter_id, channel, from_ts, to_ts, action, changed_by, reason,
+                                 old_values, new_values, old_quality, new_quality)
+      VALUES (${m1}, 1, now(), now() + interval '15 minutes', 'edit', 'bob', 'test',
+              '{1}', '{2}', '{0}', '{7}')`);
+    expect((await asApp(sql`SELECT count(*)::int AS n FROM reading_audit`))[0].n).toBe(2);
+    // … and nothing else.
+    for (const stmt of [
+      sql`UPDATE reading_audit SET reason = 'x'`,
+      sql`DELETE FROM reading_audit`,
+      sql`TRUNCATE reading_audit`,
+      sql`DROP TABLE reading_audit`,
+      sql`ALTER TABLE reading_audit DISABLE TRIGGER reading_audit_no_truncate`,
+    ]) {
+      await expect(asApp(stmt)).rejects.toThrow(/permission denied|must be owner/);
+    }
+    const [n] = await db.pool.query(sql`SELECT count(*)::int AS n FROM reading_audit`);
+    expect(n.n).toBe(2);
+  });
+});
