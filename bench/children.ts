@@ -148,6 +148,9 @@ export function run(
     const stderr: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => stdout.push(b));
     child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    // A child that exits at once (a crash at start-up) closes its stdin first: EPIPE here must
+    // not end the harness; the exit code tells what happened.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(opts.input ?? '');
     // A command run by a cleanup is not itself registered (cleanupAll would stop it).
     const register = opts.duringCleanup ? (_n: string, f: () => Promise<void>) => f : onCleanup;

@@ -12,3 +12,14 @@ export { ingestItems, type IngestResult } from './ingest/readings';
 export { importTopology, checkTopology, type TopologyCounts } from './ingest/topology';
 export { validateTopology, type TopologyProblem } from './domain/topology-validate';
 export { type TopologyDoc } from './domain/topology';
+export {
+  ANONYMOUS,
+  internalIdentity,
+  type Identity,
+  ROLES,
+  type Role,
+  assertAuthConfigured,
+  developmentToken,
+  developmentNotice,
+  createApiKey,
+} from './auth';

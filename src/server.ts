@@ -370,7 +370,7 @@ export async function startServer(
 function landingPage(req: express.Request): boolean {
   return (
     req.method === 'GET' &&
-    req.query.query === undefined &&
+    Object.keys(req.query).length === 0 &&
     req.accepts(['application/json', 'text/html']) === 'text/html'
   );
 }

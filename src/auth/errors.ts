@@ -17,7 +17,7 @@ export const AccessCode = {
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** a production start without a way to authenticate clients */
   AUTH_NOT_CONFIGURED: 'AUTH_NOT_CONFIGURED',
-} as const;
+} as const satisfies Record<string, `${ErrorCode}`>;
 export type AccessCode = (typeof AccessCode)[keyof typeof AccessCode];
 
 export const HTTP_STATUS: Record<AccessCode, number> = {
@@ -34,7 +34,7 @@ export function accessError(
   message: string,
   options?: { cause?: unknown; details?: Record<string, unknown> },
 ): MeterdataError {
-  return new MeterdataError(code as unknown as ErrorCode, message, options);
+  return new MeterdataError(code as ErrorCode, message, options);
 }
 
 export function isAccessError(err: unknown, code?: AccessCode): err is MeterdataError {

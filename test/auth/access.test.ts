@@ -112,6 +112,11 @@ describe('authentication', () => {
     const res = await fetch(s.server.url, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    // an operation in the URL is not a landing page
+    const op = await fetch(`${s.server.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'text/html' },
+    });
+    expect(op.status).toBe(401);
   });
 });
 
