@@ -403,9 +403,3 @@ function compactBatches(row: DayRow): void {
   for (let i = 0; i < row.batchIdx.length; i++) row.batchIdx[i] = remap.get(row.batchIdx[i]!) ?? 0;
   if (row.batches.length <= 1) row.batchIdx = null;
 }
-
-/** The batch that wrote interval i's current value. */
-export function batchOf(row: DayRow, i: number): number | null {
-  if (row.vals[i] === null) return null;
-  return row.batches[row.batchIdx ? row.batchIdx[i]! : 0] ?? null;
-}

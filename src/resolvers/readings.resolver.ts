@@ -16,6 +16,7 @@ import {
   rollup,
   type Series,
   seriesProvenance,
+  seriesTotal,
 } from '../domain/series';
 import { type Context } from '../context';
 import { ErrorCode, MeterdataError } from '../errors';
@@ -40,7 +41,7 @@ import {
 } from '../schema/series.type';
 import { Transformer } from '../schema/topology.type';
 import { type GroupRef, groupInstant, groupSeries } from './aggregate';
-import { isIntervalLength, readingWindow, sumPresent, type Window } from './util';
+import { isIntervalLength, readingWindow, type Window } from './util';
 
 /** Optional with a default, as `channel: Channel = DELIVERED` (an explicit null means the default). */
 const CHANNEL_ARG = { nullable: true, defaultValue: ChannelEnum.DELIVERED } as const;
@@ -197,7 +198,7 @@ export class MeterReadingsResolver {
       resolution,
       timeZone: meter.timeZone,
       buckets,
-      total: sumPresent(buckets.map((b) => b.value)),
+      total: seriesTotal(buckets.map((b) => b.value)),
     };
   }
 

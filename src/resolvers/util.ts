@@ -86,10 +86,3 @@ export function must<T>(v: T | null | undefined, what: string): T {
   }
   return v;
 }
-
-/** Sum of the non-null values; null when there are none. */
-export function sumPresent(values: ReadonlyArray<number | null>): number | null {
-  let total: number | null = null;
-  for (const v of values) if (v !== null) total = (total ?? 0) + v;
-  return total;
-}

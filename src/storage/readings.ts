@@ -59,11 +59,6 @@ export async function ensurePartitions(
   return created;
 }
 
-/** Forgets cached partitions (after a schema reset in tests). */
-export function forgetPartitions(pool: ConnectionPool): void {
-  knownMonths.delete(pool);
-}
-
 const DAY_COLUMNS = sql`meter_id, channel, (day - DATE '1970-01-01') AS day, vals::text AS vals, quality, batches, batch_idx, versions, vee_flags, version`;
 
 async function selectDaysForUpdate(

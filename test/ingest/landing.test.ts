@@ -167,7 +167,7 @@ test('a file over the size limit is refused and nothing is registered', async ()
   expect(after).toBe(before);
 });
 
-test('two workers share one file: exact counts, no reading written twice', async () => {
+test('two workers on one file: exact counts, no reading written twice', async () => {
   const body =
     csv('2025-06-05', 96, (i) => String(i)) +
     csv('2025-06-05', 96, (i) => String(i), 'M-1').slice(HEADER.length);
