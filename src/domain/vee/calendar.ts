@@ -6,7 +6,44 @@ import { DateTime, IANAZone } from 'luxon';
 import { ErrorCode, MeterdataError } from '../../errors';
 
 const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
 const DAY_MINUTES = 1440;
+
+/**
+ * UTC offsets per zone and UTC day: luxon asks Intl for every offset, which costs microseconds
+ * per call and dominated the rules' run time. A day whose offset is the same at its first and
+ * its last millisecond has no transition (zones change at most once a day), so one entry
+ * serves all of its intervals; a transition day (NaN) asks luxon per instant.
+ */
+const dayOffsets = new Map<string, Map<number, number>>();
+
+/** The zone's UTC offset in minutes at an instant (cached per UTC day). */
+export function zoneOffset(zone: IANAZone, ts: number): number {
+  let byDay = dayOffsets.get(zone.name);
+  if (!byDay) dayOffsets.set(zone.name, (byDay = new Map()));
+  const day = Math.floor(ts / DAY_MS);
+  let o = byDay.get(day);
+  if (o === undefined) {
+    const a = zone.offset(day * DAY_MS);
+    const b = zone.offset(day * DAY_MS + DAY_MS - 1);
+    o = a === b ? a : NaN;
+    if (byDay.size > 100_000) byDay.clear();
+    byDay.set(day, o);
+  }
+  return Number.isNaN(o) ? zone.offset(ts) : o;
+}
+
+const isoDates = new Map<number, string>();
+
+function isoDateOfDay(day: number): string {
+  let s = isoDates.get(day);
+  if (s === undefined) {
+    s = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (isoDates.size > 100_000) isoDates.clear();
+    isoDates.set(day, s);
+  }
+  return s;
+}
 
 export interface LocalDaySlice {
   /** local calendar date, yyyy-mm-dd */
@@ -71,14 +108,14 @@ export function localDays(
 
 /** Local clock minute of the day (0–1439) at an instant. */
 export function localMinuteOfDay(ts: number, zone: IANAZone): number {
-  const local = ts + zone.offset(ts) * MINUTE_MS;
+  const local = ts + zoneOffset(zone, ts) * MINUTE_MS;
   const m = Math.floor(local / MINUTE_MS) % DAY_MINUTES;
   return m < 0 ? m + DAY_MINUTES : m;
 }
 
 /** Local calendar date (yyyy-mm-dd) at an instant. */
 export function localDate(ts: number, zone: IANAZone): string {
-  return DateTime.fromMillis(ts, { zone }).toISODate() as string;
+  return isoDateOfDay(Math.floor((ts + zoneOffset(zone, ts) * MINUTE_MS) / DAY_MS));
 }
 
 /**
@@ -90,7 +127,8 @@ export function localOccurrence(ts: number, zone: IANAZone): number {
   // DST shifts are 30, 60 or (historically) 120 minutes.
   for (const shift of [30, 60, 120]) {
     const earlier = ts - shift * MINUTE_MS;
-    if (localMinuteOfDay(earlier, zone) === m && zone.offset(earlier) > zone.offset(ts)) return 1;
+    if (localMinuteOfDay(earlier, zone) === m && zoneOffset(zone, earlier) > zoneOffset(zone, ts))
+      return 1;
   }
   return 0;
 }
