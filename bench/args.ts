@@ -40,6 +40,12 @@ export interface BenchOptions {
   rssGb: number | null;
   /** write V8 CPU profiles of the head-end landing and worker processes to bench/out */
   cpuProf: boolean;
+  /** skip the VEE section (ingest with the rules on vs off, fault recall and false positives) */
+  skipVee: boolean;
+  /** meters of the VEE fault-recall fleet; null = DEFAULT_VEE_METERS, at most --meters */
+  veeMeters: number | null;
+  /** scored days of the VEE fault-recall fleet (after clean history); null = DEFAULT_VEE_DAYS, at most --days */
+  veeDays: number | null;
   help: boolean;
 }
 
@@ -65,11 +71,20 @@ export const DEFAULTS: BenchOptions = {
   skipRss: false,
   rssGb: null,
   cpuProf: false,
+  skipVee: false,
+  veeMeters: null,
+  veeDays: null,
   help: false,
 };
 
 /** GiB of the peak-RSS file when --rss-gb is not given and the fleet is the default size */
 export const DEFAULT_RSS_GB = 1;
+
+/** the VEE fault-recall fleet when --vee-meters / --vee-days are not given (capped by the fleet) */
+export const DEFAULT_VEE_METERS = 200;
+export const DEFAULT_VEE_DAYS = 28;
+/** clean days ingested before the scored window, so the rules have history (as in test/vee) */
+export const VEE_HISTORY_DAYS = 28;
 
 export const USAGE = `usage: npm run bench -- [options]
 
@@ -98,6 +113,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --rss-gb G               size of the peak-RSS CSV in GiB (default ${DEFAULT_RSS_GB} at the default fleet size;
                            smaller fleets skip the run unless this is given)
   --cpu-prof               write V8 CPU profiles of the landing and worker processes to bench/out
+
+  VEE (ingest with MD_VEE=off vs on; fault recall and false positives):
+  --skip-vee               skip the section
+  --vee-meters N           meters of the fault-recall fleet (default ${DEFAULT_VEE_METERS}, at most --meters)
+  --vee-days D             scored days of the fault-recall fleet, after ${VEE_HISTORY_DAYS} clean days
+                           (default ${DEFAULT_VEE_DAYS}, at most --days)
   --help                   this text
 `;
 
@@ -112,6 +133,8 @@ const NUMERIC: Record<string, keyof BenchOptions> = {
   '--max-requests': 'maxRequests',
   '--instant-requests': 'instantRequests',
   '--transformer-requests': 'transformerRequests',
+  '--vee-meters': 'veeMeters',
+  '--vee-days': 'veeDays',
 };
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
@@ -129,6 +152,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     if (name === '--keep') opts.keep = true;
     else if (name === '--skip-headend') opts.skipHeadend = true;
     else if (name === '--skip-reads') opts.skipReads = true;
+    else if (name === '--skip-vee') opts.skipVee = true;
     else if (name === '--worker-concurrency') {
       const raw = value();
       const n = Number(raw);

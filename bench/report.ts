@@ -1,6 +1,7 @@
 /** The report: its JSON shape, the targets, and the table printed on stdout. */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FaultDetectionScore } from '../src/domain/vee';
 import { type LoadResult } from './load';
 import { fmt, type LatencySummary } from './util';
 
@@ -128,6 +129,60 @@ export interface HeadendSection {
   skipped?: string;
 }
 
+/** One timed `meterdata ingest --wait` of the bench CSV into a fresh database (vee.ts). */
+export interface VeeIngestRun {
+  vee: 'on' | 'off';
+  database: string;
+  readings: number;
+  wallMs: number;
+  readingsPerSecond: number;
+  walBytes: number;
+  counts: { accepted: number; unchanged: number; changed: number; rejected: number };
+  /**
+   * open exceptions after the run. The CSV is fault-free, but its days are UTC days and it has
+   * no history before its first one, so the rules may find partial local days at both ends.
+   */
+  exceptions: number;
+  exceptionsByRule: Record<string, number>;
+  /** untimed, after the run: did a changed resend raise `rule` (i.e. did the rules run)? */
+  probe: { rule: string; raised: boolean };
+  command: string;
+  /** the CLI's --json line */
+  output: Record<string, unknown>;
+}
+
+export interface VeeOnOff {
+  /** the order of the two runs */
+  order: Array<'on' | 'off'>;
+  off?: Maybe<VeeIngestRun>;
+  on?: Maybe<VeeIngestRun>;
+  /** on / off, readings per second */
+  ratio: number | null;
+  /** the probes show the rules ran with MD_VEE=on and did not with MD_VEE=off; null if unknown */
+  switchHonoured: boolean | null;
+}
+
+/** runVeeAcceptance on a fleet with the simulator's default fault rates (vee.ts). */
+export interface VeeAcceptance extends FaultDetectionScore {
+  meters: number;
+  days: number;
+  historyDays: number;
+  seed: number;
+  windowStart: string;
+  faultRates: string;
+  rows: number;
+  /** the window's ingest in the harness process (history excluded), ms */
+  ingestMs: number;
+  readingsPerSecond: number;
+  exceptions: number;
+}
+
+export interface VeeSection {
+  onOff?: Maybe<VeeOnOff>;
+  acceptance?: Maybe<VeeAcceptance>;
+  skipped?: string;
+}
+
 export interface Report {
   startedAt: string;
   finishedAt?: string;
@@ -148,6 +203,7 @@ export interface Report {
     naiveSql?: { instant?: Maybe<Sequential>; transformerMonth?: Maybe<Sequential> };
   };
   headend: HeadendSection;
+  vee: VeeSection;
   targets: Target[];
   timings: Record<string, number>;
   /** 1-minute load average at the start and at the end of each step (noise indicator) */
@@ -194,6 +250,7 @@ export function computeTargets(r: Report): Target[] {
       met: r.ingest.ratio == null ? null : r.ingest.ratio >= 1,
     },
     ...headendTargets(r),
+    ...veeTargets(r),
   ];
 }
 
@@ -268,6 +325,57 @@ function headendTargets(r: Report): Target[] {
       ...note,
     });
   }
+  return out;
+}
+
+export const VEE_RATIO_TARGET = 0.85;
+export const VEE_RECALL_TARGET = 0.95;
+/** false positives, as a share of clean meter-days */
+export const VEE_FP_TARGET = 0.005;
+/** the fault types with a recall target, and how the table names them */
+export const VEE_RECALL_TYPES = {
+  gap: 'gaps',
+  spike: 'spikes',
+  zeroRun: 'zero runs',
+  changedResend: 'conflicting duplicates',
+} as const;
+type VeeRecallType = keyof typeof VEE_RECALL_TYPES;
+
+const pct = (v: number | null) => (v === null ? null : Math.round(v * 10_000) / 100);
+
+function veeTargets(r: Report): Target[] {
+  const v = r.vee;
+  if (v.skipped) return [];
+  const out: Target[] = [];
+  const onOff = v.onOff && !isError(v.onOff) ? v.onOff : null;
+  const ratio = onOff?.ratio ?? null;
+  out.push({
+    name: 'VEE ingest, on / off',
+    goal: `≥ ${VEE_RATIO_TARGET}×`,
+    value: ratio,
+    met: ratio === null || onOff?.switchHonoured === false ? null : ratio >= VEE_RATIO_TARGET,
+    // A ratio of two runs that both validated (or neither) says nothing about the rules' cost.
+    ...(onOff?.switchHonoured === false ? { note: 'MD_VEE ignored' } : {}),
+  });
+  const a = v.acceptance && !isError(v.acceptance) ? v.acceptance : null;
+  for (const [t, label] of Object.entries(VEE_RECALL_TYPES) as Array<[VeeRecallType, string]>) {
+    const s = a?.byType[t];
+    const none = s !== undefined && s.injected === 0;
+    out.push({
+      name: `VEE recall, ${label} (${t})`,
+      goal: `≥ ${VEE_RECALL_TARGET * 100} %`,
+      value: pct(s?.recall ?? null),
+      met: s?.recall == null ? null : s.recall >= VEE_RECALL_TARGET,
+      ...(none ? { note: 'none injected' } : {}),
+    });
+  }
+  const fp = a ? a.falsePositiveRate : null;
+  out.push({
+    name: 'VEE false positives, % of clean meter-days',
+    goal: `≤ ${VEE_FP_TARGET * 100} %`,
+    value: pct(fp),
+    met: fp === null ? null : fp <= VEE_FP_TARGET,
+  });
   return out;
 }
 
@@ -362,12 +470,15 @@ export function renderTable(r: Report): string {
     ],
   ];
   rows.push(...headendRows(r));
+  rows.push(...veeRows(r));
   out.push(table(rows));
   out.push('');
   out.push(
     'baseline: ingest = psql \\copy into the row-per-reading table; storage = that table; ' +
       'meter-month = PostGraphile v4 over it; many-meters = the same question in plain SQL (no GraphQL).',
   );
+  const veeNote = veeFootnote(r);
+  if (veeNote) out.push(veeNote);
   const details = headendDetails(r);
   if (details) {
     out.push('');
@@ -437,6 +548,99 @@ function headendRows(r: Report): string[][] {
     ]);
   }
   return rows;
+}
+
+const rs = (v: Maybe<VeeIngestRun> | undefined) =>
+  v && !isError(v) ? fmt(v.readingsPerSecond) : v ? 'error' : '—';
+const share = (n: number, of: number) =>
+  `${fmt(of > 0 ? (n / of) * 100 : null, 1)} % (${fmt(n)}/${fmt(of)})`;
+
+/** The VEE rows of the main table: ingest on vs off, recall per fault type, false positives. */
+function veeRows(r: Report): string[][] {
+  const v = r.vee;
+  if (v.skipped) return [['VEE', 'skipped', '', '', '', '']];
+  const rows: string[][] = [];
+  const onOff = v.onOff;
+  const ratioTarget = targetOf(r, 'VEE ingest, on / off');
+  rows.push([
+    'ingest, VEE on / off, readings/s',
+    isError(onOff) ? 'error' : rs(onOff?.on),
+    isError(onOff) ? 'error' : `${rs(onOff?.off)} (off)`,
+    x(onOff && !isError(onOff) ? onOff.ratio : null),
+    `≥ ${VEE_RATIO_TARGET}×`,
+    status(ratioTarget),
+  ]);
+  const a = v.acceptance;
+  const scored = a && !isError(a) ? a : null;
+  const failed = !scored ? (a ? 'error' : '—') : null;
+  for (const [t, label] of Object.entries(VEE_RECALL_TYPES) as Array<[VeeRecallType, string]>) {
+    const s = scored?.byType[t];
+    rows.push([
+      `VEE recall, ${label}`,
+      failed ?? (s ? share(s.detected, s.injected) : '—'),
+      '',
+      '',
+      `≥ ${VEE_RECALL_TARGET * 100} %`,
+      status(targetOf(r, `VEE recall, ${label} (${t})`)),
+    ]);
+  }
+  // The other fault types the score counts, without a target. A type no rule is meant to
+  // catch (identical duplicates) counts the faults that raised something anyway.
+  for (const [t, s] of Object.entries(scored?.byType ?? {})) {
+    if (t in VEE_RECALL_TYPES) continue;
+    const label = s.rules.length
+      ? `VEE recall, ${t}`
+      : `VEE ${t === 'duplicate' ? 'identical duplicate' : t}s raising one`;
+    rows.push([label, share(s.detected, s.injected), '', '', 'no target', '']);
+  }
+  rows.push([
+    'VEE false positives, clean meter-days',
+    failed ?? share(scored!.falsePositiveMeterDays, scored!.cleanMeterDays),
+    '',
+    '',
+    `≤ ${VEE_FP_TARGET * 100} %`,
+    status(targetOf(r, 'VEE false positives, % of clean meter-days')),
+  ]);
+  return rows;
+}
+
+/** What the VEE rows measured, and a warning when MD_VEE=off did not switch the rules off. */
+function veeFootnote(r: Report): string | null {
+  const v = r.vee;
+  if (v.skipped) return null;
+  const lines: string[] = [];
+  const onOff = v.onOff && !isError(v.onOff) ? v.onOff : null;
+  lines.push(
+    `VEE on / off: the same CSV through meterdata ingest --wait into a fresh database each, ` +
+      `MD_VEE=${onOff?.order.join(', then MD_VEE=') ?? 'off, then MD_VEE=on'}.`,
+  );
+  const on = onOff?.on && !isError(onOff.on) ? onOff.on : null;
+  if (on) {
+    const rules = Object.entries(on.exceptionsByRule).map(([k, n]) => `${k} ${fmt(n)}`);
+    lines.push(
+      `  With MD_VEE=on the fault-free CSV left ${fmt(on.exceptions)} open exceptions` +
+        (rules.length ? ` (${rules.join(', ')})` : '') +
+        ': no history before its first day, and UTC days cut local days at both ends.',
+    );
+  }
+  if (onOff?.switchHonoured === false) {
+    const probe = (run: Maybe<VeeIngestRun> | undefined, name: string) =>
+      run && !isError(run)
+        ? `${name}: ${run.probe.rule} ${run.probe.raised ? 'raised' : 'not raised'}`
+        : '';
+    lines.push(
+      `  WARNING: the probes say MD_VEE did not switch the rules (${[probe(onOff.off, 'off'), probe(onOff.on, 'on')].filter(Boolean).join('; ')}): the ratio is not the rules' cost.`,
+    );
+  }
+  const a = v.acceptance && !isError(v.acceptance) ? v.acceptance : null;
+  if (a) {
+    lines.push(
+      `VEE recall / false positives: runVeeAcceptance, ${fmt(a.meters)} meters × ${a.days} days after ` +
+        `${a.historyDays} clean days, default fault rates, seed ${a.seed}: ${fmt(a.rows)} rows, ` +
+        `${fmt(a.exceptions)} exceptions.`,
+    );
+  }
+  return lines.join('\n');
 }
 
 interface DetailRow {

@@ -3,7 +3,8 @@
  * and in one run measures ingest, storage, meter-month reads over GraphQL and many-meters reads,
  * for meterdata and for a naive row-per-reading baseline (psql \copy, PostGraphile v4), then
  * the head-end ingestion path (CSV, CMEP and ESPI files through landing → Redis → worker
- * processes, and a worker's peak RSS on a ≥ 1 GiB file: headend.ts). Prints a table and writes
+ * processes, and a worker's peak RSS on a ≥ 1 GiB file: headend.ts), and VEE (ingest with the
+ * rules on vs off, fault recall and false positives: vee.ts). Prints a table and writes
  * bench/out/report-<timestamp>.json. See docs/benchmark.md.
  */
 import fs from 'node:fs';
@@ -51,6 +52,7 @@ import {
   type Cluster,
 } from './postgres';
 import { startRedis } from './redis';
+import { veeAcceptance, veeIngestRun, veeSize, type VeeEnv } from './vee';
 import {
   computeTargets,
   isError,
@@ -63,6 +65,7 @@ import {
   type Report,
   type Sequential,
   type StorageSide,
+  type VeeIngestRun,
 } from './report';
 import { freePort, log, ms, packageRoot, Prng, round, summarize } from './util';
 
@@ -593,6 +596,63 @@ async function headend(ctx: Ctx, outDir: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. VEE (vee.ts): ingest with the rules off and on, then fault recall and false positives
+
+async function vee(ctx: Ctx): Promise<void> {
+  const { opts, report, fleet } = ctx;
+  const v = report.vee;
+  if (opts.skipVee) {
+    v.skipped = '--skip-vee';
+    return;
+  }
+  const env: VeeEnv = {
+    opts,
+    root: ctx.root,
+    tmp: ctx.tmp,
+    logs: ctx.logs,
+    cluster: ctx.cluster,
+  };
+  // Off first, then on, back to back on the same CSV, each into a fresh database; the ingest
+  // section's run is not reused, since it ran with whatever MD_VEE the environment holds.
+  const order = ['off', 'on'] as const;
+  const runs: Partial<Record<'on' | 'off', Maybe<VeeIngestRun>>> = {};
+  for (const mode of order) {
+    runs[mode] = await step(ctx, `vee: ingest, MD_VEE=${mode}`, () =>
+      veeIngestRun(env, fleet, mode),
+    );
+  }
+  const rps = (r: Maybe<VeeIngestRun> | undefined) =>
+    r && !isError(r) ? r.readingsPerSecond : null;
+  const { on, off } = runs;
+  // The probes say whether each run really did (on) or did not (off) run the rules.
+  const honoured =
+    on && off && !isError(on) && !isError(off) ? on.probe.raised && !off.probe.raised : null;
+  v.onOff = {
+    order: [...order],
+    off,
+    on,
+    ratio: ratio(rps(on), rps(off)),
+    switchHonoured: honoured,
+  };
+  if (v.onOff.ratio !== null) {
+    log(
+      `  VEE on ${rps(on)!.toLocaleString('en-US')} vs off ${rps(off)!.toLocaleString('en-US')} readings/s: ${v.onOff.ratio.toFixed(2)}×`,
+    );
+  }
+  if (honoured === false) {
+    log(
+      `  WARNING: MD_VEE did not switch the rules (probe raised: off=${!isError(off) && off?.probe.raised}, on=${!isError(on) && on?.probe.raised})`,
+    );
+  }
+  const size = veeSize(opts);
+  v.acceptance = await step(
+    ctx,
+    `vee: fault recall, ${size.meters} meters × ${size.days} days`,
+    () => veeAcceptance(env),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
   const opts = parseArgs(argv);
@@ -645,6 +705,7 @@ async function main(argv: string[]): Promise<number> {
     meterMonth: {},
     manyMeters: {},
     headend: { runs: [] },
+    vee: {},
     targets: [],
     timings: {},
     loadAverage: { start: round(os.loadavg()[0]!, 2) },
@@ -757,6 +818,9 @@ async function main(argv: string[]): Promise<number> {
 
       // 5. head-end ingestion: landing → Redis → worker processes, and peak RSS
       await headend(ctx, outDir);
+
+      // 6. VEE: the rules' cost on ingest, fault recall and false positives
+      await vee(ctx);
     } finally {
       await naiveDb.dispose();
       await oursDb.dispose();
