@@ -88,6 +88,7 @@ TABLE ingest_chunk
   error text
   done_at timestamp with time zone
   compressed boolean NOT NULL DEFAULT false
+  first_line bigint
   CONSTRAINT ingest_chunk_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
   CONSTRAINT ingest_chunk_pkey PRIMARY KEY (file_id, seq)
   CONSTRAINT ingest_chunk_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'done'::text, 'dead'::text])))
@@ -120,6 +121,8 @@ TABLE ingest_file
   error_message text
   started_at timestamp with time zone
   finished_at timestamp with time zone
+  preamble bytea
+  preamble_lines integer
   CONSTRAINT ingest_file_comm_path_check CHECK ((comm_path = ANY (ARRAY['RF_MESH'::text, 'PLC'::text, 'CELLULAR'::text])))
   CONSTRAINT ingest_file_format_check CHECK ((format = ANY (ARRAY['csv'::text, 'cmep'::text, 'espi'::text])))
   CONSTRAINT ingest_file_pkey PRIMARY KEY (id)

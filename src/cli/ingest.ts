@@ -163,6 +163,7 @@ async function followFile(
     maxDeliveries: rt.config.maxDeliveries,
     clockToleranceSeconds: rt.config.clockToleranceSeconds,
     keepRejections: rt.config.keepRejections,
+    vee: rt.config.vee,
     blockMs: 200,
   });
   // The concurrent loops share one look-up at a time.
@@ -259,8 +260,10 @@ export async function runIngestFile(
       } else {
         writeLine(
           io.stdout,
-          `landed ${name} as file ${landed.fileId}: ${plural(landed.items, 'reading')} in ` +
-            `${plural(landed.chunks, 'chunk')}, ${fmtInt(landed.parseRejected)} rejected while parsing; ` +
+          (landed.items === null
+            ? `landed ${name} as file ${landed.fileId}: structure checked, ${plural(landed.chunks, 'chunk')} to parse; `
+            : `landed ${name} as file ${landed.fileId}: ${plural(landed.items, 'reading')} in ` +
+              `${plural(landed.chunks, 'chunk')}, ${fmtInt(landed.parseRejected)} rejected while parsing; `) +
             (landed.chunks ? 'queued for the workers' : 'nothing to process'),
         );
       }

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { type ConnectionPool, type Transaction } from '@databases/pg';
 import { ErrorCode, isMeterdataError, MeterdataError, SqlState, sqlStateOf } from '../errors';
 import { type CommPath } from '../domain/topology';
-import { parserFor, type FormatName, FORMAT_NAMES } from './formats';
+import { parserFor, structureCheckFor, type FormatName, FORMAT_NAMES } from './formats';
 import { type CsvProfile } from './formats/csv-profile';
 import { compress, encodeChunk } from './chunk-codec';
 import {
@@ -18,6 +18,7 @@ import {
   insertChunk,
   insertFile,
   insertFilePart,
+  insertPartChunks,
   insertRejections,
   markPublished,
 } from '../storage/landing';
@@ -39,7 +40,10 @@ export interface ReceiveMeta {
 
 export interface ReceiveOptions {
   maxBytes: number;
+  /** parsed items per chunk (formats parsed at the landing: ESPI) */
   chunkSize?: number;
+  /** bytes per stored part, and so per chunk of a line format (default 1 MiB) */
+  partBytes?: number;
   keepRejections?: number;
   queue?: JobQueue;
 }
@@ -49,7 +53,8 @@ export interface ReceiveResult {
   duplicate: boolean;
   status: 'received' | 'done' | 'failed';
   chunks: number;
-  items: number;
+  /** parsed readings; null when the workers count them (files stored as parts) */
+  items: number | null;
   parseRejected: number;
   sizeBytes: number;
   sha256: string;
@@ -66,9 +71,19 @@ class Tee implements AsyncIterable<Buffer> {
   private pendingBytes = 0;
   private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
 
+  /** line number of each part's first line (line-aligned parts only) */
+  readonly firstLines: number[] = [];
+  /** a part had to be cut inside a record (the file is structurally bad: a record too long) */
+  misaligned = false;
+  private nextLine = 1;
+
   constructor(
     src: AsyncIterable<Buffer | Uint8Array | string>,
     private readonly maxBytes: number,
+    /** cut parts after a line end outside quotes, so that each part holds whole records */
+    private readonly lineAligned = false,
+    private readonly partBytes = PART_BYTES,
+    private readonly maxRecordBytes = PART_BYTES,
   ) {
     this.it = src[Symbol.asyncIterator]();
   }
@@ -95,10 +110,25 @@ class Tee implements AsyncIterable<Buffer> {
   }
 
   private cut(final: boolean): void {
-    while (this.pendingBytes >= PART_BYTES || (final && this.pendingBytes > 0)) {
+    const size = this.partBytes;
+    while (this.pendingBytes >= size || (final && this.pendingBytes > 0)) {
       const all = Buffer.concat(this.pending);
-      const take = Math.min(PART_BYTES, all.length);
-      this.parts.push(all.subarray(0, take));
+      let take = Math.min(size, all.length);
+      if (this.lineAligned && !(final && all.length <= size)) {
+        const at = recordBoundary(all, size);
+        if (at > 0) take = at;
+        else if (!final && all.length <= size + this.maxRecordBytes) {
+          // No record ends in this part yet: wait for more bytes (bounded by the record limit).
+          this.pending = [all];
+          return;
+        } else this.misaligned = true;
+      }
+      const part = all.subarray(0, take);
+      this.parts.push(part);
+      if (this.lineAligned) {
+        this.firstLines.push(this.nextLine);
+        this.nextLine += countByte(part, NL);
+      }
       const rest = all.subarray(take);
       this.pending = rest.length ? [rest] : [];
       this.pendingBytes = rest.length;
@@ -113,6 +143,34 @@ class Tee implements AsyncIterable<Buffer> {
   async drain(): Promise<void> {
     for (;;) if ((await this.next()).done) return;
   }
+}
+
+const NL = 0x0a;
+const QUOTE = 0x22;
+
+function countByte(buf: Buffer, byte: number, from = 0, to = buf.length): number {
+  let n = 0;
+  for (let p = buf.indexOf(byte, from); p >= 0 && p < to; p = buf.indexOf(byte, p + 1)) n++;
+  return n;
+}
+
+/**
+ * Where to cut `buf` (which starts at a record boundary) into a part of at most `limit` bytes
+ * that ends with whole records: just after the last line end with an even number of quotes
+ * before it (an odd count means the line end is inside a quoted field). 0: no such place.
+ */
+function recordBoundary(buf: Buffer, limit: number): number {
+  let nl = buf.lastIndexOf(NL, Math.min(limit, buf.length) - 1);
+  if (nl < 0) return 0;
+  if (buf.indexOf(QUOTE) < 0 || buf.indexOf(QUOTE) > nl) return nl + 1;
+  let quotes = countByte(buf, QUOTE, 0, nl);
+  while (nl >= 0) {
+    if (quotes % 2 === 0) return nl + 1;
+    const prev = nl > 0 ? buf.lastIndexOf(NL, nl - 1) : -1;
+    quotes -= countByte(buf, QUOTE, prev + 1, nl);
+    nl = prev;
+  }
+  return 0;
 }
 
 /** Up to `max` writes in flight; the first failure is rethrown by the next push or drain. */
@@ -171,6 +229,8 @@ export async function receiveFile(
 ): Promise<ReceiveResult> {
   const format = checkFormat(meta.format);
   const parse = parserFor(format, meta.profile ?? undefined); // validates the profile first
+  // Line formats are only checked here; workers parse their parts (see structureCheckFor).
+  const check = structureCheckFor(format, meta.profile ?? undefined);
   const keep = opts.keepRejections ?? 1000;
   let result: ReceiveResult;
   let shaSeen: string | null = null;
@@ -186,7 +246,9 @@ export async function receiveFile(
         fileName: meta.fileName,
         createdBy: meta.createdBy,
       });
-      const tee = new Tee(input, opts.maxBytes);
+      const tee = new Tee(input, opts.maxBytes, check !== null, opts.partBytes);
+      let firstPart = null as Buffer | null;
+      let preambleLines = 0;
       // Writes queue on the transaction (its lock keeps them in order) while the parser goes
       // on with the next chunk; at most a few are in flight, so memory stays bounded.
       const writes = new WriteQueue(3);
@@ -195,6 +257,7 @@ export async function receiveFile(
         while (tee.parts.length) {
           const part = tee.parts.shift()!;
           const seq = partSeq++;
+          if (seq === 0) firstPart = part;
           await writes.push(compress(part).then((z) => insertFilePart(tx, fileId, seq, z, true)));
         }
       };
@@ -204,31 +267,41 @@ export async function receiveFile(
       let keptRejections = 0;
       let structural: MeterdataError | null = null;
       try {
-        for await (const chunk of parse(tee, {
-          chunkSize: opts.chunkSize,
-          meter: meta.meter ?? undefined,
-        })) {
-          await flushParts();
-          if (chunk.items.length) {
-            const seq = chunks++;
-            const n = chunk.items.length;
-            await writes.push(
-              compress(encodeChunk(chunk.items, chunk.positions)).then((z) =>
-                insertChunk(tx, fileId, seq, n, z, true),
-              ),
-            );
-            items += chunk.items.length;
-          }
-          if (chunk.rejections.length) {
-            parseRejected += chunk.rejections.length;
-            if (keptRejections < keep) {
-              await writes.push(
-                insertRejections(tx, fileId, chunk.rejections, keep - keptRejections),
-              );
-              keptRejections += Math.min(chunk.rejections.length, keep - keptRejections);
+        if (check) {
+          const run = check(tee, { meter: meta.meter ?? undefined });
+          for (let r = await run.next(); ; r = await run.next()) {
+            await flushParts();
+            if (r.done) {
+              preambleLines = r.value;
+              break;
             }
           }
-        }
+        } else
+          for await (const chunk of parse(tee, {
+            chunkSize: opts.chunkSize,
+            meter: meta.meter ?? undefined,
+          })) {
+            await flushParts();
+            if (chunk.items.length) {
+              const seq = chunks++;
+              const n = chunk.items.length;
+              await writes.push(
+                compress(encodeChunk(chunk.items, chunk.positions)).then((z) =>
+                  insertChunk(tx, fileId, seq, n, z, true),
+                ),
+              );
+              items += chunk.items.length;
+            }
+            if (chunk.rejections.length) {
+              parseRejected += chunk.rejections.length;
+              if (keptRejections < keep) {
+                await writes.push(
+                  insertRejections(tx, fileId, chunk.rejections, keep - keptRejections),
+                );
+                keptRejections += Math.min(chunk.rejections.length, keep - keptRejections);
+              }
+            }
+          }
       } catch (err) {
         await writes.settle();
         if (!isMeterdataError(err) || err.code === ErrorCode.FILE_TOO_LARGE) throw err;
@@ -270,6 +343,19 @@ export async function receiveFile(
           errorMessage: structural.message + where,
         };
       }
+      let preamble: Buffer | null = null;
+      if (check) {
+        // Structure checked: every part is a chunk of whole records.
+        if (tee.misaligned)
+          throw new Error('landing: a part of a well-formed file was cut inside a record');
+        chunks = partSeq;
+        await insertPartChunks(tx, fileId, tee.firstLines);
+        if (preambleLines > 0 && firstPart) {
+          let end = -1;
+          for (let i = 0; i < preambleLines; i++) end = firstPart.indexOf(0x0a, end + 1);
+          preamble = Buffer.from(end < 0 ? firstPart : firstPart.subarray(0, end + 1));
+        }
+      }
       const [batch] = await tx.query(sql`
         INSERT INTO ingest_batch (source, format, created_by, source_system, comm_path, file_id, received_at)
         SELECT source, format, created_by, source_system, comm_path, id, received_at FROM ingest_file WHERE id = ${fileId}
@@ -281,15 +367,17 @@ export async function receiveFile(
         status,
         batchId: Number(batch.id),
         chunksTotal: chunks,
-        itemsTotal: items,
+        itemsTotal: check ? null : items,
         parseRejected,
+        preamble,
+        preambleLines: check ? preambleLines : null,
       });
       return {
         fileId,
         duplicate: false,
         status,
         chunks,
-        items,
+        items: check ? null : items,
         parseRejected,
         sizeBytes: tee.bytes,
         sha256,
@@ -324,7 +412,7 @@ async function duplicateResult(pool: ConnectionPool, id: number): Promise<Receiv
     duplicate: true,
     status: f.status === 'failed' ? 'failed' : f.status === 'done' ? 'done' : 'received',
     chunks: Number(f.chunks_total ?? 0),
-    items: Number(f.items_total ?? 0),
+    items: f.items_total === null ? null : Number(f.items_total),
     parseRejected: Number(f.parse_rejected),
     sizeBytes: Number(f.size_bytes),
     sha256: f.sha256,

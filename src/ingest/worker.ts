@@ -12,7 +12,10 @@ import { ensurePartitions, writePatches, retryOnConflict } from '../storage/read
 import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
 import {
   countDelivery,
+  type FileParseMeta,
+  fileParseMeta,
   finishFileIfComplete,
+  readFilePart,
   insertRejections,
   lockChunk,
   readChunk,
@@ -24,6 +27,11 @@ import {
   unqueuedChunks,
 } from '../storage/landing';
 import { decodeChunk, decompress } from './chunk-codec';
+import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
+import type { ReadingInput, Rejection } from '../domain/readings';
+
+/** items per parser chunk while a part is parsed (a part is one transaction whatever its size) */
+const PART_CHUNK_ITEMS = 1 << 30;
 import { MeterResolver, validateItems } from './readings';
 import { type Delivery, type JobQueue } from './queue';
 import { sql } from '@databases/pg';
@@ -55,6 +63,7 @@ export class IngestWorker {
   private readonly maxDeliveries: number;
   private readonly resolvers = new Map<number, MeterResolver>();
   private readonly batchIds = new Map<number, number>();
+  private readonly parseMeta = new Map<number, { meta: FileParseMeta; parse: FormatParser }>();
   private stopping = false;
   private lastSweep = 0;
 
@@ -95,15 +104,24 @@ export class IngestWorker {
     // holds it.
     const staged = await readChunk(this.pool, d.fileId, d.seq);
     let outcome: ChunkOutcome = 'skipped';
-    if (staged && staged.status === 'pending' && staged.payload) {
-      const { items, positions } = decodeChunk(
-        staged.compressed ? await decompress(staged.payload) : staged.payload,
-      );
-      const { ok, rejections } = await validateItems(resolver, items, {
+    let decoded: { items: ReadingInput[]; positions: number[]; rejections: Rejection[] } | null =
+      null;
+    if (staged && staged.status === 'pending' && staged.firstLine !== null) {
+      decoded = await this.parsePart(d.fileId, d.seq, staged.firstLine);
+    } else if (staged && staged.status === 'pending' && staged.payload) {
+      decoded = {
+        ...decodeChunk(staged.compressed ? await decompress(staged.payload) : staged.payload),
+        rejections: [],
+      };
+    }
+    if (decoded) {
+      const { items, positions } = decoded;
+      const { ok, rejections: invalid } = await validateItems(resolver, items, {
         now: this.opts.now ? this.opts.now() : Date.now(),
         clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,
         indexes: positions,
       });
+      const rejections = decoded.rejections.length ? [...decoded.rejections, ...invalid] : invalid;
       const patches = groupIntoPatches(ok);
       await ensurePartitions(
         this.pool,
@@ -128,7 +146,7 @@ export class IngestWorker {
             tx,
             d.fileId,
             d.seq,
-            { ...c, rejected: rejections.length },
+            { ...c, rejected: rejections.length, items: items.length },
             this.name,
           );
           return 'done' as const;
@@ -142,11 +160,69 @@ export class IngestWorker {
     return outcome;
   }
 
+  /**
+   * Parses a chunk that is a stored part of a line-format file. A part after the first is
+   * parsed behind the file's preamble (its header), whose own lines are then dropped, and line
+   * numbers are shifted to the file's.
+   */
+  private async parsePart(
+    fileId: number,
+    seq: number,
+    firstLine: number,
+  ): Promise<{ items: ReadingInput[]; positions: number[]; rejections: Rejection[] }> {
+    const f = await this.parseMetaOf(fileId);
+    const part = await readFilePart(this.pool, fileId, seq);
+    if (!part) throw new Error(`file ${fileId} has no part ${seq}`);
+    const bytes = part.compressed ? await decompress(part.data) : part.data;
+    const lead = seq > 0 && f.meta.preamble ? f.meta.preamble : null;
+    const skip = lead ? f.meta.preambleLines : 0;
+    const delta = lead ? firstLine - skip - 1 : firstLine - 1;
+    const input = (async function* () {
+      if (lead) yield lead;
+      yield bytes;
+    })();
+    const items: ReadingInput[] = [];
+    const positions: number[] = [];
+    const rejections: Rejection[] = [];
+    for await (const c of f.parse(input, {
+      chunkSize: PART_CHUNK_ITEMS,
+      meter: f.meta.meterOverride ?? undefined,
+    })) {
+      for (let i = 0; i < c.items.length; i++) {
+        if (c.positions[i]! <= skip) continue;
+        items.push(c.items[i]!);
+        positions.push(c.positions[i]! + delta);
+      }
+      for (const r of c.rejections) {
+        if (r.index > skip) rejections.push({ ...r, index: r.index + delta });
+      }
+    }
+    return { items, positions, rejections };
+  }
+
+  private async parseMetaOf(fileId: number): Promise<{ meta: FileParseMeta; parse: FormatParser }> {
+    let f = this.parseMeta.get(fileId);
+    if (!f) {
+      const meta = await fileParseMeta(this.pool, fileId);
+      if (!meta) throw new Error(`file ${fileId} is not in the landing`);
+      const format = meta.format as FormatName;
+      const parse = parserFor(
+        format,
+        format === 'csv' && meta.profile ? (meta.profile as CsvProfile) : undefined,
+      );
+      f = { meta, parse };
+      if (this.parseMeta.size > 8) this.parseMeta.clear();
+      this.parseMeta.set(fileId, f);
+    }
+    return f;
+  }
+
   private async finishFile(fileId: number, log: Logger): Promise<void> {
     if (await finishFileIfComplete(this.pool, fileId)) {
       log.info('file done');
       this.resolvers.delete(fileId);
       this.batchIds.delete(fileId);
+      this.parseMeta.delete(fileId);
     }
   }
 

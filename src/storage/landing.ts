@@ -85,8 +85,11 @@ export async function completeFileReceipt(
     status: FileStatus;
     batchId: number | null;
     chunksTotal: number;
-    itemsTotal: number;
+    /** null: counted by the workers (files stored as parts) */
+    itemsTotal: number | null;
     parseRejected: number;
+    preamble?: Buffer | null;
+    preambleLines?: number | null;
     errorCode?: string | null;
     errorMessage?: string | null;
   },
@@ -95,7 +98,8 @@ export async function completeFileReceipt(
     UPDATE ingest_file
     SET sha256 = ${r.sha256}, size_bytes = ${r.sizeBytes}, status = ${r.status}, batch_id = ${r.batchId},
         chunks_total = ${r.chunksTotal}, items_total = ${r.itemsTotal}, parse_rejected = ${r.parseRejected},
-        rejected = ${r.parseRejected}, error_code = ${r.errorCode ?? null}, error_message = ${r.errorMessage ?? null},
+        rejected = ${r.parseRejected}, preamble = ${r.preamble ?? null},
+        preamble_lines = ${r.preambleLines ?? null}, error_code = ${r.errorCode ?? null}, error_message = ${r.errorMessage ?? null},
         finished_at = CASE WHEN ${r.status} IN ('done', 'failed') THEN now() END
     WHERE id = ${fileId}`);
 }
@@ -236,10 +240,64 @@ export async function insertChunk(
     VALUES (${fileId}, ${seq}, ${items}, ${payload}, ${compressed})`);
 }
 
+/** Chunks that are the file's parts (seq = part seq), each with the line it starts on. */
+export async function insertPartChunks(
+  tx: Queryable,
+  fileId: number,
+  firstLines: readonly number[],
+): Promise<void> {
+  if (!firstLines.length) return;
+  await tx.query(sql`
+    INSERT INTO ingest_chunk (file_id, seq, items, first_line)
+    SELECT ${fileId}, s - 1, 0, l FROM unnest(${firstLines}::bigint[]) WITH ORDINALITY AS t(l, s)`);
+}
+
+/** One stored part of a file, as stored (`compressed`: deflate-raw). */
+export async function readFilePart(
+  db: Queryable,
+  fileId: number,
+  seq: number,
+): Promise<{ data: Buffer; compressed: boolean } | null> {
+  const rows: Row[] = await db.query(
+    sql`SELECT data, compressed FROM ingest_file_part WHERE file_id = ${fileId} AND seq = ${seq}`,
+  );
+  return rows.length
+    ? { data: rows[0]!.data as Buffer, compressed: Boolean(rows[0]!.compressed) }
+    : null;
+}
+
+/** What a worker needs to parse a file's parts. */
+export interface FileParseMeta {
+  format: string;
+  profile: unknown;
+  meterOverride: string | null;
+  batchId: number;
+  preamble: Buffer | null;
+  preambleLines: number;
+}
+
+export async function fileParseMeta(db: Queryable, fileId: number): Promise<FileParseMeta | null> {
+  const rows: Row[] = await db.query(sql`
+    SELECT format, profile, meter_override, batch_id, preamble, preamble_lines
+    FROM ingest_file WHERE id = ${fileId}`);
+  if (!rows.length) return null;
+  const r = rows[0]!;
+  return {
+    format: r.format as string,
+    profile: r.profile ?? null,
+    meterOverride: (r.meter_override as string | null) ?? null,
+    batchId: num(r.batch_id),
+    preamble: (r.preamble as Buffer | null) ?? null,
+    preambleLines: num(r.preamble_lines ?? 0),
+  };
+}
+
 export interface ChunkRecord {
   fileId: number;
   seq: number;
   items: number;
+  /** set for a chunk that is a file part: the line the part starts on */
+  firstLine: number | null;
   status: 'pending' | 'done' | 'dead';
   deliveries: number;
   payload: Buffer | null;
@@ -271,7 +329,7 @@ async function chunkQuery(
   lock: boolean,
 ): Promise<ChunkRecord | null> {
   const rows: Row[] = await db.query(sql`
-    SELECT file_id, seq, items, status, deliveries, compressed,
+    SELECT file_id, seq, items, status, deliveries, compressed, first_line,
            ${lock ? sql`NULL::bytea` : sql`payload`} AS payload
     FROM ingest_chunk
     WHERE file_id = ${fileId} AND seq = ${seq} ${lock ? sql`FOR UPDATE` : sql``}`);
@@ -281,6 +339,7 @@ async function chunkQuery(
     fileId: num(r.file_id),
     seq: num(r.seq),
     items: num(r.items),
+    firstLine: r.first_line === null || r.first_line === undefined ? null : num(r.first_line),
     status: r.status as ChunkRecord['status'],
     deliveries: num(r.deliveries),
     payload: (r.payload as Buffer | null) ?? null,
@@ -301,12 +360,12 @@ export async function markChunkDone(
   tx: Queryable,
   fileId: number,
   seq: number,
-  c: { accepted: number; unchanged: number; changed: number; rejected: number },
+  c: { accepted: number; unchanged: number; changed: number; rejected: number; items?: number },
   worker: string,
 ): Promise<void> {
   await tx.query(sql`
     UPDATE ingest_chunk
-    SET status = 'done', payload = NULL, accepted = ${c.accepted}, unchanged = ${c.unchanged},
+    SET status = 'done', payload = NULL, items = coalesce(${c.items ?? null}::integer, items), accepted = ${c.accepted}, unchanged = ${c.unchanged},
         changed = ${c.changed}, rejected = ${c.rejected}, worker = ${worker}, done_at = now(), leased_until = NULL
     WHERE file_id = ${fileId} AND seq = ${seq}`);
 }
@@ -343,8 +402,9 @@ export async function finishFileIfComplete(db: Queryable, fileId: number): Promi
   const rows: Row[] = await db.query(sql`
     UPDATE ingest_file f
     SET status = 'done', finished_at = now(), accepted = s.accepted, unchanged = s.unchanged,
-        changed = s.changed, rejected = f.parse_rejected + s.rejected
-    FROM (SELECT coalesce(sum(accepted), 0) AS accepted, coalesce(sum(unchanged), 0) AS unchanged,
+        changed = s.changed, rejected = f.parse_rejected + s.rejected,
+        items_total = coalesce(f.items_total, s.items)
+    FROM (SELECT coalesce(sum(items), 0) AS items, coalesce(sum(accepted), 0) AS accepted, coalesce(sum(unchanged), 0) AS unchanged,
                  coalesce(sum(changed), 0) AS changed, coalesce(sum(rejected), 0) AS rejected
           FROM ingest_chunk WHERE file_id = ${fileId}) s
     WHERE f.id = ${fileId} AND f.status IN ('received', 'processing')

@@ -80,7 +80,8 @@ test('a streamed upload answers 202 with the file id, and the file is queryable 
   );
   expect(res.status).toBe(202);
   const r = (await res.json()) as Json;
-  expect(r).toMatchObject({ status: 'received', duplicate: false, items: 95, parseRejected: 1 });
+  // CSV is a line format: the landing checks its structure, the workers parse and count it
+  expect(r).toMatchObject({ status: 'received', duplicate: false, items: null, parseRejected: 0 });
   await process(Number(r.fileId));
   const q = await gql(
     `query($id: ID!) { ingestFile(id: $id) { status source sourceSystem commPath format fileName accepted unchanged changed rejected

@@ -185,6 +185,32 @@ export async function* parseCmep(
   yield* builder.flush(bytesRead);
 }
 
+/** The structural half of parseCmep (see checkCsvStructure); CMEP has no preamble. */
+export async function* checkCmepStructure(
+  input: AsyncIterable<Buffer>,
+  opts: ParseOptions = {},
+): AsyncGenerator<void, number> {
+  const maxRecordBytes = positiveInt(
+    opts.maxRecordBytes,
+    DEFAULT_MAX_RECORD_BYTES,
+    'maxRecordBytes',
+  );
+  resolveOptions(opts.cmep);
+  const reader = new RecordReader({ delimiter: ',', quoting: true, maxRecordBytes });
+  reader.splitting = false;
+  let records = 0;
+  const onRecord = () => {
+    records++;
+  };
+  for await (const piece of decodeUtf8(input)) {
+    reader.push(piece, onRecord);
+    yield;
+  }
+  reader.end(onRecord);
+  if (!reader.sawInput || records === 0) throw malformed('the file is empty (no CMEP records)');
+  return 0;
+}
+
 function cmepRecord(
   f: string[],
   line: number,

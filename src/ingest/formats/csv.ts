@@ -123,6 +123,70 @@ export async function* parseCsv(
 }
 
 /**
+ * The structural half of parseCsv, for the landing: the same decoding, quoting, record-size,
+ * header and empty-file checks (so a file it passes can only have row-level problems), without
+ * turning rows into readings. Yields once per piece so the caller can store bytes as it goes;
+ * returns the physical lines up to and including the header (or the first row of a profile
+ * without one), which a worker prepends to a later part of the file to parse it alone.
+ */
+export async function* checkCsvStructure(
+  input: AsyncIterable<Buffer>,
+  profile: ResolvedCsvProfile,
+  opts: ParseOptions = {},
+): AsyncGenerator<void, number> {
+  const maxRecordBytes = positiveInt(
+    opts.maxRecordBytes,
+    DEFAULT_MAX_RECORD_BYTES,
+    'maxRecordBytes',
+  );
+  const mapsMeter = profile.columns.meter !== undefined || profile.meterColumns !== undefined;
+  if (!mapsMeter && !opts.meter) {
+    throw new MeterdataError(
+      ErrorCode.MISSING_COLUMN,
+      `profile ${profile.name} maps no meter column: pass the meter serial (--meter <serial>)`,
+    );
+  }
+  if (mapsMeter && opts.meter) {
+    throw new MeterdataError(
+      ErrorCode.BAD_USER_INPUT,
+      `profile ${profile.name} reads the meter from the file; --meter is only for profiles without a meter column`,
+    );
+  }
+  const rows = new RowMapper(profile, opts.meter);
+  const discard = new ChunkBuilder(Number.MAX_SAFE_INTEGER);
+  const reader = new RecordReader({
+    delimiter: profile.delimiter,
+    quoting: true,
+    maxRecordBytes,
+    skipLines: profile.skipRows,
+  });
+  let preambleLines = 0;
+  const onRecord = (fields: string[], line: number) => {
+    if (rows.started) return;
+    rows.record(fields, line, discard); // maps the header: MISSING_COLUMN is thrown here
+    let extra = 0;
+    for (const f of fields)
+      for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) extra++;
+    preambleLines = line + extra;
+    reader.splitting = false;
+  };
+  for await (const piece of decodeUtf8(input)) {
+    reader.push(piece, onRecord);
+    yield;
+  }
+  reader.end(onRecord);
+  if (!rows.started) {
+    throw malformed(
+      profile.hasHeader
+        ? 'the file has no header line (it is empty); expected a header naming the columns'
+        : 'the file is empty',
+      { line: reader.currentLine },
+    );
+  }
+  return preambleLines;
+}
+
+/**
  * Remembers the last call: exports listing every meter at one timestamp before the next repeat
  * the same string row after row.
  */

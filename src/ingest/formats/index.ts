@@ -6,6 +6,8 @@ export {
   type ParseOptions,
   FORMAT_NAMES,
   parserFor,
+  type StructureCheck,
+  structureCheckFor,
 } from './types';
 export {
   type ChannelName,

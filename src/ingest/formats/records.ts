@@ -29,6 +29,7 @@ const QUOTE = 34;
 
 /** Signals that a quoted record continues past the text at hand. */
 const INCOMPLETE = null;
+const NO_FIELDS: string[] = [];
 
 export class RecordReader {
   private readonly delimiter: string;
@@ -43,6 +44,11 @@ export class RecordReader {
   /** the line the next record starts on */
   private line = 1;
   private sawAny = false;
+  /**
+   * false: records without quotes are counted and checked but not split (the handler gets an
+   * empty array) — a structural check needs the quoting and the line ends, not the fields.
+   */
+  splitting = true;
 
   constructor(opts: RecordReaderOptions) {
     if (opts.delimiter.length !== 1) throw new Error('delimiter must be one character');
@@ -125,7 +131,12 @@ export class RecordReader {
         const end = nl > pos && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
         if (nl - pos > this.maxBytes / 3)
           this.checkSize(text.slice(pos, end), this.line, byteAt(pos));
-        if (end > pos) onRecord(text.slice(pos, end).split(this.delimiter), this.line);
+        if (end > pos) {
+          onRecord(
+            this.splitting ? text.slice(pos, end).split(this.delimiter) : NO_FIELDS,
+            this.line,
+          );
+        }
         this.line++;
         pos = nl + 1;
         continue;

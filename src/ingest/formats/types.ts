@@ -5,9 +5,14 @@
  */
 import { ErrorCode, MeterdataError } from '../../errors';
 import type { ReadingInput, Rejection } from '../../domain/readings';
-import { type CmepOptions, parseCmep } from './cmep';
-import { csvParser } from './csv';
-import type { CsvProfile, ResolvedCsvProfile } from './csv-profile';
+import { type CmepOptions, checkCmepStructure, parseCmep } from './cmep';
+import { checkCsvStructure, csvParser } from './csv';
+import {
+  type CsvProfile,
+  DEFAULT_CSV_PROFILE,
+  type ResolvedCsvProfile,
+  resolveCsvProfile,
+} from './csv-profile';
 import { parseEspi } from './espi';
 
 export interface ParsedChunk {
@@ -65,5 +70,36 @@ export function parserFor(
       const never: never = format;
       throw new Error(`unknown format ${String(never)}`);
     }
+  }
+}
+
+/** The structural check of a line format: yields per piece, returns the preamble's lines. */
+export type StructureCheck = (
+  input: AsyncIterable<Buffer>,
+  opts?: ParseOptions,
+) => AsyncGenerator<void, number>;
+
+/**
+ * For formats whose records are independent lines (CSV, CMEP), the landing checks only the
+ * structure and stores the bytes in line-aligned parts that workers parse, each on its own.
+ * null where a part cannot be parsed alone: ESPI (a reading's meaning is set by elements
+ * before it) and the `order` rule for ambiguous local times (it depends on the rows before).
+ */
+export function structureCheckFor(
+  format: FormatName,
+  profile?: CsvProfile | ResolvedCsvProfile,
+  cmep?: CmepOptions,
+): StructureCheck | null {
+  switch (format) {
+    case 'csv': {
+      const resolved = resolveCsvProfile(profile ?? DEFAULT_CSV_PROFILE);
+      if (resolved.ambiguousTime === 'order') return null;
+      return (input, opts) => checkCsvStructure(input, resolved, opts);
+    }
+    case 'cmep':
+      if (cmep?.ambiguousTime === 'order') return null;
+      return (input, opts) => checkCmepStructure(input, opts);
+    default:
+      return null;
   }
 }
