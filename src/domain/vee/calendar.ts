@@ -81,29 +81,50 @@ export function localDays(
   stepMs: number,
   timeZone: string,
 ): LocalDaySlice[] {
-  zoneOf(timeZone);
+  const zone = zoneOf(timeZone);
   const out: LocalDaySlice[] = [];
   if (n <= 0) return out;
   const end = start + n * stepMs;
-  let day = DateTime.fromMillis(start, { zone: timeZone }).startOf('day');
-  while (day.toMillis() < end) {
-    const next = day.plus({ days: 1 }).startOf('day');
-    const dayStart = day.toMillis();
-    const dayEnd = next.toMillis();
+  let day = Math.floor((start + zoneOffset(zone, start) * MINUTE_MS) / DAY_MS);
+  let dayStart = localMidnight(day, zone);
+  while (dayStart < end) {
+    const dayEnd = localMidnight(day + 1, zone);
     const firstAll = Math.ceil((dayStart - start) / stepMs);
     const lastAll = Math.ceil((dayEnd - start) / stepMs);
     out.push({
-      date: day.toISODate() as string,
-      weekday: day.weekday,
+      date: isoDateOfDay(day),
+      weekday: ((((day + 3) % 7) + 7) % 7) + 1, // 1970-01-01 was a Thursday
       dayStart,
       dayEnd,
       first: Math.max(0, firstAll),
       last: Math.min(n, lastAll),
       fullCount: lastAll - firstAll,
     });
-    day = next;
+    day++;
+    dayStart = dayEnd;
   }
   return out;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The first instant of a local date (epoch day number of the local calendar). Away from a
+ * transition the offset settles in one step; within three hours of one (a midnight that does
+ * not exist, or exists twice) luxon decides, as startOf('day') does.
+ */
+function localMidnight(day: number, zone: IANAZone): number {
+  const wall = day * DAY_MS;
+  const o = zoneOffset(zone, wall - zoneOffset(zone, wall) * MINUTE_MS);
+  const t = wall - o * MINUTE_MS;
+  if (
+    zoneOffset(zone, t) === o &&
+    zoneOffset(zone, t - 3 * HOUR_MS) === o &&
+    zoneOffset(zone, t + 3 * HOUR_MS) === o
+  ) {
+    return t;
+  }
+  return DateTime.fromISO(isoDateOfDay(day), { zone }).startOf('day').toMillis();
 }
 
 /** Local clock minute of the day (0–1439) at an instant. */
