@@ -22,6 +22,7 @@ import { resolveProfile } from '../ingest/profiles';
 import { IngestWorker } from '../ingest/worker';
 import { type Runtime } from '../runtime';
 import { fileRejections, filesByIds, type FileRecord } from '../storage/landing';
+import { defaultWorkerThreads, threadEnv, WorkerThreads } from '../ingest/threads';
 import { type CliIo, fmtInt, fmtRate, requireFile, withRuntime, writeLine } from './io';
 
 /** Rejections listed on stderr and in the JSON line. */
@@ -37,6 +38,8 @@ export interface IngestCliOptions {
   wait?: boolean;
   /** chunks in flight in the `--wait` worker; default 2 on PostgreSQL, 1 embedded */
   concurrency?: number;
+  /** with --wait: worker threads (default one per core on PostgreSQL, 1 embedded) */
+  threads?: number;
   json?: boolean;
 }
 
@@ -145,6 +148,7 @@ async function followFile(
   rt: Runtime,
   fileId: number,
   concurrency: number,
+  threads: number,
   bar: Bar,
 ): Promise<FileRecord> {
   const [first] = await filesByIds(rt.db.pool, [fileId]);
@@ -157,7 +161,7 @@ async function followFile(
     phase: 'ingest',
     detail: `${fmtInt(file.chunksDone)}/${fmtInt(total)} chunks`,
   });
-  const worker = new IngestWorker(rt.db.pool, rt.queue, rt.logger, {
+  const options = {
     name: `cli:${process.pid}`,
     concurrency,
     maxDeliveries: rt.config.maxDeliveries,
@@ -165,7 +169,10 @@ async function followFile(
     keepRejections: rt.config.keepRejections,
     vee: rt.config.vee,
     blockMs: 200,
-  });
+  };
+  const worker = new IngestWorker(rt.db.pool, rt.queue, rt.logger, options);
+  // More threads take chunks of the same queue; they stop when the file is done.
+  const helpers = new WorkerThreads(threads - 1, threadEnv({}, rt.config), options, rt.logger);
   // The concurrent loops share one look-up at a time.
   let looking: Promise<boolean> | null = null;
   const until = (): Promise<boolean> =>
@@ -180,6 +187,7 @@ async function followFile(
   try {
     await worker.run(until);
   } finally {
+    await helpers.stop();
     bar?.stop();
   }
   return file;
@@ -271,7 +279,8 @@ export async function runIngestFile(
     }
 
     const concurrency = opts.concurrency ?? (rt.db.embedded ? 1 : 2);
-    const f = await followFile(rt, landed.fileId, concurrency, bar);
+    const threads = rt.db.embedded ? 1 : (opts.threads ?? defaultWorkerThreads(false));
+    const f = await followFile(rt, landed.fileId, concurrency, threads, bar);
     if (f.status === 'failed') {
       log.warn({ code: f.errorCode }, 'file failed while processing');
       throw fileError(
@@ -384,6 +393,11 @@ export function registerIngest(program: Command, io: CliIo): void {
     .option(
       '--concurrency <n>',
       'with --wait: chunks in flight at once (default 2 with DATABASE_URL, 1 embedded)',
+      positiveInt,
+    )
+    .option(
+      '--threads <n>',
+      'with --wait: worker threads (default one per core with DATABASE_URL, 1 embedded)',
       positiveInt,
     )
     .option('--json', 'print the result as one JSON line')

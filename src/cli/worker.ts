@@ -11,13 +11,17 @@ import { type ChunkOutcome, IngestWorker, type WorkerOptions } from '../ingest/w
 import { type ChunkRef, type Delivery, type JobQueue, RedisQueue } from '../ingest/queue';
 import { type Runtime } from '../runtime';
 import { filesByIds } from '../storage/landing';
+import { defaultWorkerThreads, threadEnv, WorkerThreads } from '../ingest/threads';
 import { type CliIo, fmtInt, writeLine } from './io';
 
 /** Consecutive empty takes, per concurrent consumer, after which `--exit-when-idle` stops. */
 const IDLE_TAKES = 3;
 
 export interface WorkerCliOptions {
-  concurrency: number;
+  /** default: 2 on PostgreSQL (one chunk parsed in Node while another commits), 1 embedded */
+  concurrency?: number;
+  /** ingest worker threads in this process (default: one per core on PostgreSQL, 1 embedded) */
+  threads?: number;
   name?: string;
   exitWhenIdle?: boolean;
 }
@@ -83,6 +87,12 @@ class ReportingWorker extends IngestWorker {
     return outcome;
   }
 
+  /** Counts a chunk another thread of this process handled, and reports its file if done. */
+  async threadHandled(fileId: number, outcome: string): Promise<void> {
+    if (outcome === 'done' || outcome === 'skipped' || outcome === 'dead') this.tally[outcome]++;
+    if (outcome !== 'skipped') await this.reportIfFinished(fileId);
+  }
+
   private async reportIfFinished(fileId: number): Promise<void> {
     if (this.reported.has(fileId)) return;
     // Only a line on the console: a failed look-up must not fail the committed chunk.
@@ -130,7 +140,7 @@ export async function runWorker(
 ): Promise<void> {
   const started = Date.now();
   const queue = new IdleWatch(rt.queue);
-  const concurrency = o.concurrency;
+  const concurrency = o.concurrency ?? (rt.db.embedded ? 1 : 2);
   if (!rt.db.embedded && concurrency > rt.config.poolSize) {
     rt.logger.warn(
       { concurrency, poolSize: rt.config.poolSize },
@@ -157,6 +167,20 @@ export async function runWorker(
     rt.logger.info({ reason: why }, 'worker stopping after the chunks in flight');
     worker.stop();
   };
+  const threads = new WorkerThreads(
+    rt.db.embedded ? 0 : (o.threads ?? defaultWorkerThreads(false)) - 1,
+    threadEnv(io.env ?? {}, rt.config),
+    {
+      ...(o.name ? { name: o.name } : {}),
+      concurrency,
+      maxDeliveries: rt.config.maxDeliveries,
+      clockToleranceSeconds: rt.config.clockToleranceSeconds,
+      keepRejections: rt.config.keepRejections,
+      ...(republish !== undefined ? { republishAfterSeconds: republish } : {}),
+    },
+    rt.logger,
+    (fileId, outcome) => void worker.threadHandled(fileId, outcome),
+  );
   const onSignal = (name: NodeJS.Signals) => stop(name);
   const onAbort = () => stop('abort');
   // `once`: a second Ctrl+C falls through to Node's default and ends the process at once.
@@ -171,6 +195,7 @@ export async function runWorker(
   writeLine(
     io.stdout,
     `worker ${worker.name} consuming ${source} with concurrency ${concurrency}` +
+      (threads.size ? ` in ${threads.size + 1} threads` : '') +
       (o.exitWhenIdle ? '; exits when idle' : '; Ctrl+C to stop'),
   );
   try {
@@ -178,6 +203,7 @@ export async function runWorker(
       o.exitWhenIdle ? () => queue.emptyTakes >= IDLE_TAKES * concurrency : undefined,
     );
   } finally {
+    await threads.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     io.signal?.removeEventListener('abort', onAbort);
@@ -206,7 +232,16 @@ export function registerWorker(
       'process landed files: take chunks from the ingest queue and write their readings ' +
         '(until SIGINT / SIGTERM)',
     )
-    .option('--concurrency <n>', 'chunks in flight at once in this process', positiveInt, 1)
+    .option(
+      '--concurrency <n>',
+      'chunks in flight at once in this process (default 2 on PostgreSQL, 1 embedded)',
+      positiveInt,
+    )
+    .option(
+      '--threads <n>',
+      'ingest worker threads in this process (default: one per core on PostgreSQL, 1 embedded)',
+      positiveInt,
+    )
     .option('--name <name>', 'consumer name (default host:pid:random)')
     .option(
       '--exit-when-idle',

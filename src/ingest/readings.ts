@@ -5,6 +5,7 @@
  */
 import { type ConnectionPool } from '@databases/pg';
 import {
+  type DayRow,
   groupIntoPatches,
   type MeterRef,
   type NormalizedReading,
@@ -112,8 +113,9 @@ export async function ingestChunk(
   const ruleSets = await cachedRuleSets(pool);
   const written = await retryOnConflict(() =>
     pool.tx(async (tx) => {
-      const c = await writePatches(pool, patches, batchId, { tx });
-      await runVee(tx, targetsOf(patches), { ruleSets, now: opts.now });
+      const known: DayRow[] = [];
+      const c = await writePatches(pool, patches, batchId, { tx, collect: known });
+      await runVee(tx, targetsOf(patches), { ruleSets, now: opts.now, known });
       return c;
     }),
   );

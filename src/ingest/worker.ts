@@ -28,7 +28,7 @@ import {
 } from '../storage/landing';
 import { decodeChunk, decompress } from './chunk-codec';
 import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
-import type { ReadingInput, Rejection } from '../domain/readings';
+import type { DayRow, ReadingInput, Rejection } from '../domain/readings';
 
 /** items per parser chunk while a part is parsed (a part is one transaction whatever its size) */
 const PART_CHUNK_ITEMS = 1 << 30;
@@ -133,9 +133,14 @@ export class IngestWorker {
         this.pool.tx(async (tx) => {
           const chunk = await lockChunk(tx, d.fileId, d.seq);
           if (!chunk || chunk.status !== 'pending') return 'skipped' as const;
-          const c = await writePatches(this.pool, patches, batchId, { tx });
+          const known: DayRow[] = [];
+          const c = await writePatches(this.pool, patches, batchId, {
+            tx,
+            collect: ruleSets ? known : undefined,
+          });
           if (ruleSets) {
             await runVee(tx, targetsOf(patches), {
+              known,
               ruleSets,
               now: this.opts.now ? this.opts.now() : Date.now(),
               onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),

@@ -158,7 +158,13 @@ export async function writePatches(
   pool: ConnectionPool,
   patches: readonly DayPatch[],
   batchId: number,
-  opts: { reason?: ChangeReason; user?: string | null; tx?: Transaction } = {},
+  opts: {
+    reason?: ChangeReason;
+    user?: string | null;
+    tx?: Transaction;
+    /** receives every merged day row as written (or found unchanged), for VEE */
+    collect?: DayRow[];
+  } = {},
 ): Promise<WriteCounts> {
   if (patches.length === 0) return { accepted: 0, unchanged: 0, changed: 0 };
   await ensurePartitions(
@@ -183,6 +189,7 @@ export async function writePatches(
       c.changed += m.changed;
       history.push(...m.history);
       if (m.dirty) target.push(m.row);
+      opts.collect?.push(m.row);
     };
     for (const p of sorted) {
       const key = dayKey(p.meterId, p.channel, p.day);
@@ -204,6 +211,7 @@ export async function writePatches(
         c.unchanged += m.unchanged;
         c.changed += m.changed;
         history.push(...m.history);
+        opts.collect?.push(m.row);
       } else raced.push(p);
     }
     if (raced.length) {

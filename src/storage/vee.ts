@@ -4,7 +4,6 @@
  * themselves are the pure core in ../domain/vee.
  */
 import { sql, type ConnectionPool, type Queryable } from '@databases/pg';
-import { DateTime } from 'luxon';
 import { type Channel, channelFromCode, Quality } from '../domain/channel';
 import { DAY_MS, type DayPatch, type DayRow } from '../domain/readings';
 import { buildSeries } from '../domain/series';
@@ -16,6 +15,7 @@ import {
   type RuleFailure,
   type RuleSet,
 } from '../domain/vee';
+import { localDays } from '../domain/vee/calendar';
 import { ErrorCode, MeterdataError } from '../errors';
 import { decodeDayRow, type DayRowRecord, epochDayToDate, intArrayLiteral } from './codec';
 
@@ -215,11 +215,9 @@ export function localWindow(
   toMs: number,
   timeZone: string,
 ): { fromMs: number; toMs: number } {
-  const from = DateTime.fromMillis(fromMs, { zone: timeZone }).startOf('day');
-  const to = DateTime.fromMillis(Math.max(fromMs, toMs - 1), { zone: timeZone })
-    .startOf('day')
-    .plus({ days: 1 });
-  return { fromMs: from.toMillis(), toMs: to.toMillis() };
+  const first = localDays(fromMs, 1, 1, timeZone)[0]!;
+  const last = localDays(Math.max(fromMs, toMs - 1), 1, 1, timeZone)[0]!;
+  return { fromMs: first.dayStart, toMs: last.dayEnd };
 }
 
 /** Largest window the rules run over at once (a re-VEE of a longer range runs in slices). */
@@ -235,7 +233,16 @@ const MAX_WINDOW_DAYS = 62;
 export async function runVee(
   db: Queryable,
   targets: readonly VeeTarget[],
-  opts: { ruleSets: Record<MeterClass, RuleSet>; now: number; onError?: (err: unknown) => void },
+  opts: {
+    ruleSets: Record<MeterClass, RuleSet>;
+    now: number;
+    onError?: (err: unknown) => void;
+    /**
+     * Day rows as they stand in this transaction (the chunk just merged): only the other days
+     * of the windows and their history are read back.
+     */
+    known?: readonly DayRow[];
+  },
 ): Promise<VeeRunCounts> {
   const counts: VeeRunCounts = {
     windows: 0,
@@ -274,22 +281,46 @@ export async function runVee(
   if (!windows.length) return counts;
   counts.windows = windows.length;
 
-  // One query for the day rows (windows and their history), one for the conflicts.
-  const rowRecords: DayRowRecord[] = await db.query(sql`
-    SELECT r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day, r.vals::text AS vals,
-           r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags, r.version
-    FROM (SELECT DISTINCT * FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[],
-                         ${windows.map((w) => w.t.channel)}::smallint[],
-                         ${windows.map((w) => epochDayToDate(w.readFromDay))}::date[],
-                         ${windows.map((w) => epochDayToDate(w.readToDay))}::date[])) AS t(m, c, f, l)
-    JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l`);
+  // One query for the day rows (windows and their history) not known already, one for the
+  // conflicts.
   const rowsBy = new Map<string, Map<number, DayRow>>();
-  for (const rec of rowRecords) {
-    const row = decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) });
+  const put = (row: DayRow) => {
     const k = `${row.meterId}:${row.channel}`;
     let m = rowsBy.get(k);
     if (!m) rowsBy.set(k, (m = new Map()));
     m.set(row.day, row);
+  };
+  for (const row of opts.known ?? []) put(row);
+  const ranges = { m: [] as number[], c: [] as number[], f: [] as string[], l: [] as string[] };
+  const asked = new Set<string>();
+  for (const w of windows) {
+    const have = rowsBy.get(`${w.t.meterId}:${w.t.channel}`);
+    let start = -1;
+    for (let d = w.readFromDay; d <= w.readToDay + 1; d++) {
+      const missing = d <= w.readToDay && !have?.has(d);
+      if (missing && start < 0) start = d;
+      if (!missing && start >= 0) {
+        const key = `${w.t.meterId}:${w.t.channel}:${start}:${d - 1}`;
+        if (!asked.has(key)) {
+          asked.add(key);
+          ranges.m.push(w.t.meterId);
+          ranges.c.push(w.t.channel);
+          ranges.f.push(epochDayToDate(start));
+          ranges.l.push(epochDayToDate(d - 1));
+        }
+        start = -1;
+      }
+    }
+  }
+  if (ranges.m.length) {
+    const rowRecords: DayRowRecord[] = await db.query(sql`
+      SELECT r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day, r.vals::text AS vals,
+             r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags, r.version
+      FROM unnest(${ranges.m}::bigint[], ${ranges.c}::smallint[], ${ranges.f}::date[],
+                  ${ranges.l}::date[]) AS t(m, c, f, l)
+      JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l`);
+    for (const rec of rowRecords)
+      put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
   }
   const conflictRecords: Array<{ meter_id: number; channel: number; ts: number; value: number }> =
     await db.query(sql`

@@ -36,8 +36,11 @@ export const describeFaults = faultsEnabled ? describe : describe.skip;
 /** Per test: generous, since servers start and stop and processes are spawned. */
 export const FAULT_TIMEOUT = 120_000;
 
-/** Readings per chunk: small, so a file has many chunks and a crash lands mid-file. */
-export const CHUNK_SIZE = 500;
+/**
+ * Bytes per stored part, and so per chunk (about 500 rows of the simulated CSV): small, so a
+ * file has many chunks and a crash lands mid-file.
+ */
+export const PART_BYTES = 28_000;
 
 export interface SimFile {
   csv: string;
@@ -176,7 +179,7 @@ export async function openFaultEnv(
         env.pool,
         bytes(file.csv),
         { source: 'fault-test', format: 'csv', fileName: 'readings.csv' },
-        { maxBytes: 1 << 30, chunkSize: CHUNK_SIZE, queue: queue ?? env.queue },
+        { maxBytes: 1 << 30, partBytes: PART_BYTES, queue: queue ?? env.queue },
       ),
     worker: (args = [], extra = {}) =>
       spawnCli(['worker', ...args], {

@@ -1,3 +1,4 @@
+import { inflateRawSync } from 'node:zlib';
 /**
  * Fault 30: a poison entry (a chunk whose staged payload cannot be decoded) fails on every
  * delivery; after MD_MAX_DELIVERIES it goes to the dead-letter stream with its reason and its
@@ -37,12 +38,18 @@ describeFaults('fault 30: poison entry', () => {
       const file = env.file();
       const r = await env.land(file);
       expect(r.chunks).toBeGreaterThan(4);
-      // Chunk 1 holds 500 valid readings (the two bad rows sit mid-file); garble its payload.
+      // Chunk 1 is the file's part 1, about 500 valid rows (the two bad rows sit mid-file):
+      // count its rows, then garble its bytes so that no delivery can parse it.
       const poison = 1;
-      const [{ items }] = await env.pool.query(sql`
-        UPDATE ingest_chunk SET payload = ${Buffer.from('\x00 not a chunk \xff')}
-        WHERE file_id = ${r.fileId} AND seq = ${poison} RETURNING items`);
-      expect(items).toBe(500);
+      const [part] = await env.pool.query(sql`
+        SELECT data, compressed FROM ingest_file_part WHERE file_id = ${r.fileId} AND seq = ${poison}`);
+      const text = (part.compressed ? inflateRawSync(part.data) : part.data).toString('utf8');
+      const items = text.split('\n').filter((l: string) => l.trim() !== '').length;
+      expect(items).toBeGreaterThan(400);
+      expect(text).not.toMatch(/NaN|NO-SUCH-METER/);
+      await env.pool.query(sql`
+        UPDATE ingest_file_part SET data = ${Buffer.from('\x00 not a part \xff')}, compressed = true
+        WHERE file_id = ${r.fileId} AND seq = ${poison}`);
 
       const w = env.worker(['--concurrency', '2'], { MD_MAX_DELIVERIES: '3' });
       const f = await waitForFile(env.pool, r.fileId, ['failed', 'done'], 60_000, w);
@@ -86,8 +93,8 @@ describeFaults('fault 30: poison entry', () => {
         accepted: file.readings - items,
         unchanged: 0,
         changed: 0,
-        // the unknown meter; the parser's NaN is the file's parse_rejected
-        rejected: 1,
+        // the NaN value and the unknown meter: workers parse the parts, so both are theirs
+        rejected: 2,
       });
       expect(await storedReadings(env.pool)).toBe(file.readings - items);
       expect(await historyRows(env.pool)).toBe(0);

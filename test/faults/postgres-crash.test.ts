@@ -14,7 +14,7 @@ import { buildCli, sleep, stopCli, waitFor, waitForExit } from '../helpers/proce
 import {
   bytes,
   chunkStatuses,
-  CHUNK_SIZE,
+  PART_BYTES,
   describeFaults,
   expectExactlyOnce,
   FAULT_TIMEOUT,
@@ -68,7 +68,7 @@ describeFaults('fault 28: PostgreSQL stopped hard during an ingest', () => {
         pool,
         bytes(file.csv),
         { source: 'fault-test', format: 'csv', fileName: 'readings.csv' },
-        { maxBytes: 1 << 30, chunkSize: CHUNK_SIZE, queue: new PostgresQueue(pool) },
+        { maxBytes: 1 << 30, partBytes: PART_BYTES, queue: new PostgresQueue(pool) },
       );
       const w = env.worker(['--exit-when-idle'], { DATABASE_URL: referenceUrl, REDIS_URL: '' });
       expect(await waitForExit(w, 90_000)).toEqual({ code: 0, signal: null });

@@ -73,7 +73,7 @@ async function land(start: string) {
     rt.db.pool,
     bytes(file.csv),
     { source: 'worker-cli-test', format: 'csv' },
-    { maxBytes: 1 << 30, chunkSize: 100, queue: rt.queue },
+    { maxBytes: 1 << 30, partBytes: 6_000, queue: rt.queue },
   );
   return { file, r };
 }
