@@ -24,6 +24,8 @@ export function channelFromCode(code: number): Channel {
 }
 
 export function parseChannel(raw: string): Channel | undefined {
+  // The canonical spellings first: the write path asks this for every reading.
+  if (raw === 'delivered' || raw === 'received') return raw;
   const s = raw.trim().toLowerCase();
   return (CHANNELS as readonly string[]).includes(s) ? (s as Channel) : undefined;
 }
@@ -33,6 +35,7 @@ export const ENERGY_UNITS = ['Wh', 'kWh', 'MWh'] as const;
 export type EnergyUnit = (typeof ENERGY_UNITS)[number];
 
 export function parseEnergyUnit(raw: string): EnergyUnit | undefined {
+  if (raw === 'kWh' || raw === 'Wh' || raw === 'MWh') return raw;
   const s = raw.trim();
   // Accept the usual capitalisations (KWH, kwh) but never guess between W and Wh.
   switch (s.toLowerCase()) {

@@ -344,9 +344,27 @@ class RowMapper {
     return parts.join(l.meterSeparator);
   }
 
+  // Channel, interval length and unit take a few values per file: each remembers the last
+  // raw text it accepted (a repeat costs one string comparison).
+  private lastChannelRaw: string | undefined;
+  private lastChannel: Channel = 'delivered';
+  private lastIntervalRaw: string | undefined;
+  private lastInterval = 0;
+  private lastUnitRaw: string | undefined;
+  private lastUnit: { unit: EnergyUnit; seconds?: number } | undefined;
+
   private channelOf(f: string[], l: Layout): Channel {
     if (this.constChannel) return this.constChannel;
-    const label = f[l.channel]!.trim();
+    const raw = f[l.channel]!;
+    if (raw === this.lastChannelRaw) return this.lastChannel;
+    const ch = this.channelLabel(raw);
+    this.lastChannelRaw = raw;
+    this.lastChannel = ch;
+    return ch;
+  }
+
+  private channelLabel(raw: string): Channel {
+    const label = raw.trim();
     const ch = this.channels.get(label.toLowerCase());
     if (!ch) {
       throw new RowError(
@@ -359,6 +377,18 @@ class RowMapper {
 
   private intervalOf(f: string[], l: Layout): number {
     if (this.constInterval !== undefined) return this.constInterval;
+    if (l.intervalSeconds >= 0 && f[l.intervalSeconds] === this.lastIntervalRaw) {
+      return this.lastInterval;
+    }
+    const n = this.intervalCell(f, l);
+    if (l.intervalSeconds >= 0) {
+      this.lastIntervalRaw = f[l.intervalSeconds];
+      this.lastInterval = n;
+    }
+    return n;
+  }
+
+  private intervalCell(f: string[], l: Layout): number {
     if (l.intervalSeconds >= 0) {
       const raw = f[l.intervalSeconds]!.trim();
       if (raw) {
@@ -384,7 +414,18 @@ class RowMapper {
    * power × interval hours, computed as value × seconds / 3600 to round once).
    */
   private unitOf(f: string[], l: Layout, seconds: number): { unit: EnergyUnit; seconds?: number } {
-    const raw = this.constUnit ?? f[l.unit]!.trim();
+    const cell = this.constUnit ?? f[l.unit]!;
+    // An energy unit does not depend on the interval; a power unit's conversion does.
+    if (cell === this.lastUnitRaw && this.lastUnit && this.lastUnit.seconds === undefined) {
+      return this.lastUnit;
+    }
+    const u = this.unitCell(cell.trim(), seconds);
+    this.lastUnitRaw = cell;
+    this.lastUnit = u;
+    return u;
+  }
+
+  private unitCell(raw: string, seconds: number): { unit: EnergyUnit; seconds?: number } {
     if (this.p.valueKind === 'energy') {
       const unit = parseEnergyUnit(raw);
       if (!unit) {
