@@ -27,6 +27,12 @@ import { sql } from '@databases/pg';
 
 export const PART_BYTES = 1 << 20;
 
+/**
+ * Part size of a line format, which is also its chunk: about 18,000 readings either way (a CSV
+ * line is one reading, a CMEP record a day of them in a third of the bytes).
+ */
+const LINE_PART_BYTES: Partial<Record<FormatName, number>> = { csv: 1 << 20, cmep: 384 << 10 };
+
 export interface ReceiveMeta {
   source: string;
   format: string;
@@ -161,16 +167,26 @@ function countByte(buf: Buffer, byte: number, from = 0, to = buf.length): number
  */
 function recordBoundary(buf: Buffer, limit: number): number {
   let nl = buf.lastIndexOf(NL, Math.min(limit, buf.length) - 1);
-  if (nl < 0) return 0;
-  if (buf.indexOf(QUOTE) < 0 || buf.indexOf(QUOTE) > nl) return nl + 1;
-  let quotes = countByte(buf, QUOTE, 0, nl);
+  if (nl >= 0 && (buf.indexOf(QUOTE) < 0 || buf.indexOf(QUOTE) > nl)) return nl + 1;
+  let quotes = nl >= 0 ? countByte(buf, QUOTE, 0, nl) : 0;
+  const firstBack = nl;
   while (nl >= 0) {
     if (quotes % 2 === 0) return nl + 1;
     const prev = nl > 0 ? buf.lastIndexOf(NL, nl - 1) : -1;
     quotes -= countByte(buf, QUOTE, prev + 1, nl);
     nl = prev;
   }
-  return 0;
+  // No record ends within the limit (one record is longer than a part): end the part after
+  // the first record that does end.
+  nl = firstBack;
+  quotes = nl >= 0 ? countByte(buf, QUOTE, 0, nl) : 0;
+  for (;;) {
+    const next = buf.indexOf(NL, nl + 1);
+    if (next < 0) return 0;
+    quotes += countByte(buf, QUOTE, nl + 1, next);
+    nl = next;
+    if (quotes % 2 === 0) return nl + 1;
+  }
 }
 
 /** Up to `max` writes in flight; the first failure is rethrown by the next push or drain. */
@@ -246,7 +262,12 @@ export async function receiveFile(
         fileName: meta.fileName,
         createdBy: meta.createdBy,
       });
-      const tee = new Tee(input, opts.maxBytes, check !== null, opts.partBytes);
+      const tee = new Tee(
+        input,
+        opts.maxBytes,
+        check !== null,
+        opts.partBytes ?? (check ? LINE_PART_BYTES[format] : undefined),
+      );
       let firstPart = null as Buffer | null;
       let preambleLines = 0;
       // Writes queue on the transaction (its lock keeps them in order) while the parser goes

@@ -177,6 +177,21 @@ test("parts parsed apart keep the file's line numbers, behind a preamble and aro
   expect(rej.map((x) => [x.position, x.code])).toEqual(want);
 });
 
+test('records longer than a part: each part ends after the record that crosses its size', async () => {
+  const body = csv('2025-06-09', 12, (i) => String(i));
+  const r = await receiveFile(
+    db.pool,
+    bytes(body),
+    { source: 'test', format: 'csv' },
+    { maxBytes: 1 << 20, partBytes: 20, queue },
+  );
+  // every line (header included) is longer than 20 bytes: one record per part
+  expect(r.chunks).toBe(13);
+  await drain([worker('w1')], r.fileId);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ status: 'done', accepted: 12, rejected: 0, itemsTotal: 12 });
+});
+
 test('a CMEP file in many parts: every reading once, line numbers exact', async () => {
   const records: string[] = [];
   const stamp = (ms: number) => new Date(ms).toISOString().replace(/\D/g, '').slice(0, 12);

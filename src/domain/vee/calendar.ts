@@ -60,7 +60,11 @@ export interface LocalDaySlice {
   fullCount: number;
 }
 
+const zones = new Map<string, IANAZone>();
+
 export function zoneOf(timeZone: string): IANAZone {
+  const hit = zones.get(timeZone);
+  if (hit) return hit;
   const zone = IANAZone.create(timeZone);
   if (!zone.isValid) {
     throw new MeterdataError(
@@ -68,6 +72,7 @@ export function zoneOf(timeZone: string): IANAZone {
       `${JSON.stringify(timeZone)} is not an IANA time zone`,
     );
   }
+  if (zones.size < 1000) zones.set(timeZone, zone);
   return zone;
 }
 

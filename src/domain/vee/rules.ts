@@ -459,12 +459,17 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
     const idx: number[] = [];
     for (let i = day.first; i < day.last; i++) if (present(ctx.values[i])) idx.push(i);
     if (idx.length < 3 || idx.length < (p.minCoveragePercent / 100) * day.fullCount) continue;
-    const asc = idx.map((i) => ctx.values[i]!).sort((a, b) => a - b);
+    // A typed array sorts numerically without a comparator call per pair (this runs per day).
+    const asc = new Float64Array(idx.length);
+    for (let k = 0; k < idx.length; k++) asc[k] = ctx.values[idx[k]!]!;
+    asc.sort();
     const highest = asc[asc.length - 1]!;
     const third = asc[asc.length - 3]!;
     // Upper quartile of the non-zero values: zeros (PV netting, intermittent export) say nothing
-    // about the level a spike stands out from.
-    const positive = asc.filter((v) => v > 0);
+    // about the level a spike stands out from. They are a suffix of the sorted values.
+    let firstPositive = 0;
+    while (firstPositive < asc.length && !(asc[firstPositive]! > 0)) firstPositive++;
+    const positive = asc.subarray(firstPositive);
     const q75 = positive.length ? quantileSorted(positive, 0.75) : 0;
     const oracleLimit = Math.max(0, third) * (1 + p.tolerancePercent / 100);
     const percent = third > 0 ? ((highest - third) / third) * 100 : Infinity;

@@ -16,7 +16,7 @@ export function sampleSd(xs: readonly number[]): number {
 }
 
 /** Quantile by linear interpolation between order statistics (R's type 7) of sorted values. */
-export function quantileSorted(sorted: readonly number[], q: number): number {
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);

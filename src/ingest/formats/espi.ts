@@ -96,6 +96,15 @@ interface Reading {
   qualities: string[];
 }
 
+/**
+ * A copy of a string that shares no memory with the text it was cut from: V8 keeps a slice's
+ * whole parent alive, and a feed's remembered hrefs and titles would otherwise hold on to every
+ * decoded piece they came from (hundreds of MB on a large feed).
+ */
+function own(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
 /** Strips the scheme and host, and trailing slashes: feeds mix absolute and relative hrefs. */
 export function normalizeHref(href: string): string {
   return href
@@ -406,7 +415,8 @@ class EspiFeed {
     }
   }
 
-  private remember<V>(map: Map<string, V>, key: string, value: V): void {
+  private remember<V>(map: Map<string, V>, rawKey: string, value: V): void {
+    const key = own(rawKey);
     if (map.size >= MAX_ENTRIES && !map.has(key)) {
       throw this.fail(
         `the feed has more than ${MAX_ENTRIES.toLocaleString('en-US')} entries of one kind`,
@@ -418,13 +428,14 @@ class EspiFeed {
   private finishEntry(e: Entry): void {
     switch (e.kind) {
       case 'UsagePoint':
-        if (e.self) this.remember(this.usagePoints, e.self, e.title || undefined);
+        if (e.self) this.remember(this.usagePoints, e.self, e.title ? own(e.title) : undefined);
         break;
       case 'MeterReading': {
         if (!e.self) break;
+        const rtHref = e.related.find((h) => /(^|\/)ReadingType\/[^/]+$/.test(h));
         const info: MeterReadingInfo = {
-          href: e.self,
-          readingTypeHref: e.related.find((h) => /(^|\/)ReadingType\/[^/]+$/.test(h)),
+          href: own(e.self),
+          readingTypeHref: rtHref === undefined ? undefined : own(rtHref),
           next: undefined,
         };
         this.remember(this.meterReadings, e.self, info);
@@ -432,7 +443,10 @@ class EspiFeed {
         break;
       }
       case 'ReadingType': {
-        const info: ReadingTypeInfo = { href: e.self, interp: interpretReadingType(e.fields) };
+        const info: ReadingTypeInfo = {
+          href: e.self === undefined ? undefined : own(e.self),
+          interp: interpretReadingType(e.fields),
+        };
         if (e.self) this.remember(this.readingTypes, e.self, info);
         this.lastReadingType = info;
         if (this.lastMeterReading && !this.lastMeterReading.next) this.lastMeterReading.next = info;
