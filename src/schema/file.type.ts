@@ -75,7 +75,11 @@ export class IngestFile {
   @Field(() => Int)
   chunksDone!: number;
 
-  @Field(() => Float, { nullable: true, description: 'Readings parsed from the file.' })
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Readings parsed from the file: known at the landing for ESPI, once processed for CSV and CMEP (whose parts the workers parse).',
+  })
   itemsTotal!: number | null;
 
   @Field(() => Float, { description: 'New intervals stored.' })
