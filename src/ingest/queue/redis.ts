@@ -157,6 +157,19 @@ export class RedisQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
+    // A consumer lives in the group until deleted: each `ingest --wait` and worker thread would
+    // leave one behind. Those with nothing pending go; one still holding entries stays, so that
+    // XAUTOCLAIM can hand them to another consumer (deleting it would drop them).
+    for (const consumer of this.blocking.keys()) {
+      try {
+        const pending = await this.cmd.xpending(this.stream, this.group, '-', '+', 1, consumer);
+        if (Array.isArray(pending) && pending.length === 0) {
+          await this.cmd.xgroup('DELCONSUMER', this.stream, this.group, consumer);
+        }
+      } catch {
+        // best effort: Redis may be down at shutdown
+      }
+    }
     const all = [this.cmd, ...this.blocking.values()];
     this.blocking.clear();
     await Promise.all(all.map((r) => r.quit().catch(() => r.disconnect())));
