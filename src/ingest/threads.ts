@@ -54,6 +54,7 @@ export class WorkerThreads {
     for (let i = 0; i < n; i++) {
       const data: ThreadData = {
         env: { ...env },
+        logLevel: logger.level,
         options: { ...options, name: options.name ? `${options.name}/t${i + 1}` : undefined },
       };
       const worker = new Worker(ENTRY, { workerData: data });

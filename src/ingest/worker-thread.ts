@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../config';
+import { createLogger } from '../logger';
 import { openRuntime } from '../runtime';
 import { type ChunkOutcome, IngestWorker, type WorkerOptions } from './worker';
 import type { Delivery } from './queue';
@@ -11,6 +12,8 @@ import type { Delivery } from './queue';
 export interface ThreadData {
   env: Record<string, string | undefined>;
   options: WorkerOptions;
+  /** the main thread's log level (a one-shot command logs warnings only) */
+  logLevel?: string;
 }
 
 export interface ThreadTally {
@@ -25,7 +28,8 @@ async function main(): Promise<ThreadTally> {
   const config = loadConfig(data.env as NodeJS.ProcessEnv);
   // The embedded database belongs to the main thread: a thread must never open it.
   if (!config.databaseUrl) throw new Error('worker threads need DATABASE_URL');
-  const rt = await openRuntime({ config, migrate: false });
+  const logger = createLogger(data.logLevel ?? config.logLevel);
+  const rt = await openRuntime({ config, logger, migrate: false });
   const tally: ThreadTally = { done: 0, skipped: 0, dead: 0, failed: 0 };
   class CountingWorker extends IngestWorker {
     override async handle(d: Delivery): Promise<ChunkOutcome> {
