@@ -67,7 +67,7 @@ import {
   type StorageSide,
   type VeeIngestRun,
 } from './report';
-import { freePort, log, ms, packageRoot, Prng, round, summarize } from './util';
+import { freePort, lastJsonLine, log, ms, packageRoot, Prng, round, summarize } from './util';
 
 const OURS_DB = 'bench_ours';
 const NAIVE_DB = 'bench_naive';
@@ -162,15 +162,7 @@ async function oursIngest(ctx: Ctx, db: ConnectionPool): Promise<IngestSide> {
   const r = await cli(ctx, args, ctx.cluster.urlFor(OURS_DB));
   const walBytes = await walSince(db, wal);
   fs.writeFileSync(path.join(ctx.logs, 'ingest.stderr.log'), r.stderr);
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  let output: Record<string, unknown>;
-  try {
-    output = JSON.parse(line);
-  } catch {
-    throw new Error(
-      `ingest --json did not end with a JSON line: ${JSON.stringify(line.slice(0, 300))}`,
-    );
-  }
+  const output = lastJsonLine(r.stdout, 'ingest --json');
   const accepted = Number(output.accepted);
   if (accepted !== ctx.fleet.readings) {
     log(`  WARNING: ingest reports accepted=${output.accepted}, the CSV has ${ctx.fleet.readings}`);

@@ -106,3 +106,13 @@ export function freePort(): Promise<number> {
 }
 
 export const sleep = (msec: number) => new Promise<void>((r) => setTimeout(r, msec));
+
+/** The JSON object a `--json` command prints as its last stdout line. */
+export function lastJsonLine(stdout: string, what: string): Record<string, unknown> {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${what} did not end with a JSON line: ${JSON.stringify(line.slice(0, 300))}`);
+  }
+}

@@ -20,7 +20,7 @@ import { runOk } from './children';
 import { CSV_HEADER, type Fleet } from './data';
 import { createDatabase, pool, walLsn, walSince, type Cluster } from './postgres';
 import { type VeeAcceptance, type VeeIngestRun } from './report';
-import { log, round } from './util';
+import { lastJsonLine, log, round } from './util';
 
 /** the probe's conflicting resend must raise this rule when the rules run */
 const PROBE_RULE = 'conflicting_duplicate';
@@ -78,15 +78,7 @@ async function ingestCli(
     cwd: h.tmp,
     env: env(dbUrl, vee),
   });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  let output: Record<string, unknown>;
-  try {
-    output = JSON.parse(line);
-  } catch {
-    throw new Error(
-      `ingest --json did not end with a JSON line: ${JSON.stringify(line.slice(0, 300))}`,
-    );
-  }
+  const output = lastJsonLine(r.stdout, 'ingest --json');
   const counts = {
     accepted: Number(output.accepted),
     unchanged: Number(output.unchanged),

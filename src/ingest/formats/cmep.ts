@@ -10,7 +10,7 @@ import { parseReadingValue } from '../../domain/readings';
 import {
   ChunkBuilder,
   DEFAULT_CHUNK_SIZE,
-  DEFAULT_MAX_RECORD_BYTES,
+  maxRecordBytesOf,
   malformed,
   positiveInt,
 } from './common';
@@ -159,11 +159,7 @@ export async function* parseCmep(
   opts: ParseOptions = {},
 ): AsyncGenerator<ParsedChunk> {
   const chunkSize = positiveInt(opts.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize');
-  const maxRecordBytes = positiveInt(
-    opts.maxRecordBytes,
-    DEFAULT_MAX_RECORD_BYTES,
-    'maxRecordBytes',
-  );
+  const maxRecordBytes = maxRecordBytesOf(opts);
   const o = resolveOptions(opts.cmep);
   const builder = new ChunkBuilder(chunkSize);
   const reader = new RecordReader({ delimiter: ',', quoting: true, maxRecordBytes });
@@ -190,11 +186,7 @@ export async function* checkCmepStructure(
   input: AsyncIterable<Buffer>,
   opts: ParseOptions = {},
 ): AsyncGenerator<void, number> {
-  const maxRecordBytes = positiveInt(
-    opts.maxRecordBytes,
-    DEFAULT_MAX_RECORD_BYTES,
-    'maxRecordBytes',
-  );
+  const maxRecordBytes = maxRecordBytesOf(opts);
   resolveOptions(opts.cmep);
   const reader = new RecordReader({ delimiter: ',', quoting: true, maxRecordBytes });
   reader.splitting = false;

@@ -34,6 +34,11 @@ export function positiveInt(raw: number | undefined, fallback: number, what: str
   return raw;
 }
 
+/** The record-size limit of a parse (ParseOptions.maxRecordBytes), validated. */
+export function maxRecordBytesOf(opts: { maxRecordBytes?: number }): number {
+  return positiveInt(opts.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');
+}
+
 const COMMA_DECIMAL_RE = /^[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?$/;
 
 /**

@@ -15,8 +15,8 @@ import {
 import {
   ChunkBuilder,
   DEFAULT_CHUNK_SIZE,
-  DEFAULT_MAX_RECORD_BYTES,
   malformed,
+  maxRecordBytesOf,
   parseDecimal,
   positiveInt,
 } from './common';
@@ -77,24 +77,8 @@ export async function* parseCsv(
   opts: ParseOptions = {},
 ): AsyncGenerator<ParsedChunk> {
   const chunkSize = positiveInt(opts.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize');
-  const maxRecordBytes = positiveInt(
-    opts.maxRecordBytes,
-    DEFAULT_MAX_RECORD_BYTES,
-    'maxRecordBytes',
-  );
-  const mapsMeter = profile.columns.meter !== undefined || profile.meterColumns !== undefined;
-  if (!mapsMeter && !opts.meter) {
-    throw new MeterdataError(
-      ErrorCode.MISSING_COLUMN,
-      `profile ${profile.name} maps no meter column: pass the meter serial (--meter <serial>)`,
-    );
-  }
-  if (mapsMeter && opts.meter) {
-    throw new MeterdataError(
-      ErrorCode.BAD_USER_INPUT,
-      `profile ${profile.name} reads the meter from the file; --meter is only for profiles without a meter column`,
-    );
-  }
+  const maxRecordBytes = maxRecordBytesOf(opts);
+  checkMeterOption(profile, opts.meter);
   const rows = new RowMapper(profile, opts.meter);
   const builder = new ChunkBuilder(chunkSize);
   const reader = new RecordReader({
@@ -122,6 +106,23 @@ export async function* parseCsv(
   yield* builder.flush(bytesRead);
 }
 
+/** A profile either maps the meter column or needs the serial from --meter, never both. */
+function checkMeterOption(profile: ResolvedCsvProfile, meter: string | undefined): void {
+  const mapsMeter = profile.columns.meter !== undefined || profile.meterColumns !== undefined;
+  if (!mapsMeter && !meter) {
+    throw new MeterdataError(
+      ErrorCode.MISSING_COLUMN,
+      `profile ${profile.name} maps no meter column: pass the meter serial (--meter <serial>)`,
+    );
+  }
+  if (mapsMeter && meter) {
+    throw new MeterdataError(
+      ErrorCode.BAD_USER_INPUT,
+      `profile ${profile.name} reads the meter from the file; --meter is only for profiles without a meter column`,
+    );
+  }
+}
+
 /**
  * The structural half of parseCsv, for the landing: the same decoding, quoting, record-size,
  * header and empty-file checks (so a file it passes can only have row-level problems), without
@@ -134,24 +135,8 @@ export async function* checkCsvStructure(
   profile: ResolvedCsvProfile,
   opts: ParseOptions = {},
 ): AsyncGenerator<void, number> {
-  const maxRecordBytes = positiveInt(
-    opts.maxRecordBytes,
-    DEFAULT_MAX_RECORD_BYTES,
-    'maxRecordBytes',
-  );
-  const mapsMeter = profile.columns.meter !== undefined || profile.meterColumns !== undefined;
-  if (!mapsMeter && !opts.meter) {
-    throw new MeterdataError(
-      ErrorCode.MISSING_COLUMN,
-      `profile ${profile.name} maps no meter column: pass the meter serial (--meter <serial>)`,
-    );
-  }
-  if (mapsMeter && opts.meter) {
-    throw new MeterdataError(
-      ErrorCode.BAD_USER_INPUT,
-      `profile ${profile.name} reads the meter from the file; --meter is only for profiles without a meter column`,
-    );
-  }
+  const maxRecordBytes = maxRecordBytesOf(opts);
+  checkMeterOption(profile, opts.meter);
   const rows = new RowMapper(profile, opts.meter);
   const discard = new ChunkBuilder(Number.MAX_SAFE_INTEGER);
   const reader = new RecordReader({
