@@ -68,6 +68,24 @@ class Sink {
   }
 }
 
+/** The fault-free simulation of a fleet, with its topology written to `dir/topology.json`. */
+function simulateFleet(
+  dir: string,
+  opts: { meters: number; days: number; seed: number; start: string },
+): { sim: Simulation; topologyFile: string } {
+  const sim = createSimulation({
+    meters: opts.meters,
+    days: opts.days,
+    seed: opts.seed,
+    start: Date.parse(`${opts.start}T00:00:00Z`),
+    faultRates: NO_FAULTS,
+  });
+  fs.mkdirSync(dir, { recursive: true });
+  const topologyFile = path.join(dir, 'topology.json');
+  fs.writeFileSync(topologyFile, JSON.stringify(sim.fleet.topology));
+  return { sim, topologyFile };
+}
+
 export async function writeFleet(
   dir: string,
   opts: { meters: number; days: number; seed: number; start: string },
@@ -75,16 +93,7 @@ export async function writeFleet(
 ): Promise<Fleet & { files: FleetFiles }> {
   const started = Date.now();
   const startMs = Date.parse(`${opts.start}T00:00:00Z`);
-  const sim: Simulation = createSimulation({
-    meters: opts.meters,
-    days: opts.days,
-    seed: opts.seed,
-    start: startMs,
-    faultRates: NO_FAULTS,
-  });
-  fs.mkdirSync(dir, { recursive: true });
-  const topologyFile = path.join(dir, 'topology.json');
-  fs.writeFileSync(topologyFile, JSON.stringify(sim.fleet.topology));
+  const { sim, topologyFile } = simulateFleet(dir, opts);
 
   const csvFile = path.join(dir, 'readings.csv');
   const csv = new Sink(csvFile);
@@ -176,18 +185,8 @@ export async function writeLargeCsv(
   readings: number;
   meters: number;
 }> {
-  const startMs = Date.parse(`${opts.start}T00:00:00Z`);
   const meters = Math.ceil((minBytes / bytesPerMeter) * 1.1) + 10;
-  const sim = createSimulation({
-    meters,
-    days: opts.days,
-    seed: opts.seed,
-    start: startMs,
-    faultRates: NO_FAULTS,
-  });
-  fs.mkdirSync(dir, { recursive: true });
-  const topologyFile = path.join(dir, 'topology.json');
-  fs.writeFileSync(topologyFile, JSON.stringify(sim.fleet.topology));
+  const { sim, topologyFile } = simulateFleet(dir, { ...opts, meters });
   const csvFile = path.join(dir, 'large.csv');
   const csv = new Sink(csvFile);
   const ts = gridTimestampFormatter(sim.grid);

@@ -22,7 +22,7 @@ import { resolveProfile } from '../ingest/profiles';
 import { IngestWorker } from '../ingest/worker';
 import { type Runtime } from '../runtime';
 import { fileRejections, filesByIds, type FileRecord } from '../storage/landing';
-import { defaultWorkerThreads, threadEnv, WorkerThreads } from '../ingest/threads';
+import { threadEnv, threadPerCore, WorkerThreads } from '../ingest/threads';
 import { type CliIo, fmtInt, fmtRate, requireFile, withRuntime, writeLine } from './io';
 
 /** Rejections listed on stderr and in the JSON line. */
@@ -279,7 +279,7 @@ export async function runIngestFile(
     }
 
     const concurrency = opts.concurrency ?? (rt.db.embedded ? 1 : 2);
-    const threads = rt.db.embedded ? 1 : (opts.threads ?? defaultWorkerThreads(false));
+    const threads = rt.db.embedded ? 1 : (opts.threads ?? threadPerCore());
     const f = await followFile(rt, landed.fileId, concurrency, threads, bar);
     if (f.status === 'failed') {
       log.warn({ code: f.errorCode }, 'file failed while processing');

@@ -30,9 +30,9 @@ export function threadEnv(
   return env;
 }
 
-/** Threads a worker process runs by default: one per core on PostgreSQL, none embedded. */
-export function defaultWorkerThreads(embedded: boolean): number {
-  return embedded ? 1 : Math.max(1, os.availableParallelism());
+/** One worker thread per core (PostgreSQL only: the caller keeps the embedded database to 1). */
+export function threadPerCore(): number {
+  return Math.max(1, os.availableParallelism());
 }
 
 export class WorkerThreads {

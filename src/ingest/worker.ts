@@ -34,7 +34,6 @@ import type { DayRow, ReadingInput, Rejection } from '../domain/readings';
 const PART_CHUNK_ITEMS = 1 << 30;
 import { MeterResolver, validateItems } from './readings';
 import { type Delivery, type JobQueue } from './queue';
-import { sql } from '@databases/pg';
 
 export interface WorkerOptions {
   name?: string;
@@ -62,8 +61,8 @@ export class IngestWorker {
   readonly name: string;
   private readonly maxDeliveries: number;
   private readonly resolvers = new Map<number, MeterResolver>();
-  private readonly batchIds = new Map<number, number>();
-  private readonly parseMeta = new Map<number, { meta: FileParseMeta; parse: FormatParser }>();
+  /** per file: its batch and how to parse its parts (one look-up per file) */
+  private readonly files = new Map<number, { meta: FileParseMeta; parse: FormatParser }>();
   private stopping = false;
   private lastSweep = 0;
 
@@ -97,7 +96,7 @@ export class IngestWorker {
       return 'dead';
     }
     await markFileProcessing(this.pool, d.fileId);
-    const batchId = await this.batchOf(d.fileId);
+    const batchId = (await this.fileOf(d.fileId)).meta.batchId;
     const resolver = this.resolverFor(d.fileId);
     // Everything that reads outside the chunk's transaction happens first: the embedded
     // database has a single connection, so nothing may wait on the pool while a transaction
@@ -175,7 +174,7 @@ export class IngestWorker {
     seq: number,
     firstLine: number,
   ): Promise<{ items: ReadingInput[]; positions: number[]; rejections: Rejection[] }> {
-    const f = await this.parseMetaOf(fileId);
+    const f = await this.fileOf(fileId);
     const part = await readFilePart(this.pool, fileId, seq);
     if (!part) throw new Error(`file ${fileId} has no part ${seq}`);
     const bytes = part.compressed ? await decompress(part.data) : part.data;
@@ -205,8 +204,8 @@ export class IngestWorker {
     return { items, positions, rejections };
   }
 
-  private async parseMetaOf(fileId: number): Promise<{ meta: FileParseMeta; parse: FormatParser }> {
-    let f = this.parseMeta.get(fileId);
+  private async fileOf(fileId: number): Promise<{ meta: FileParseMeta; parse: FormatParser }> {
+    let f = this.files.get(fileId);
     if (!f) {
       const meta = await fileParseMeta(this.pool, fileId);
       if (!meta) throw new Error(`file ${fileId} is not in the landing`);
@@ -216,8 +215,8 @@ export class IngestWorker {
         format === 'csv' && meta.profile ? (meta.profile as CsvProfile) : undefined,
       );
       f = { meta, parse };
-      if (this.parseMeta.size > 8) this.parseMeta.clear();
-      this.parseMeta.set(fileId, f);
+      if (this.files.size > 8) this.files.clear();
+      this.files.set(fileId, f);
     }
     return f;
   }
@@ -226,8 +225,7 @@ export class IngestWorker {
     if (await finishFileIfComplete(this.pool, fileId)) {
       log.info('file done');
       this.resolvers.delete(fileId);
-      this.batchIds.delete(fileId);
-      this.parseMeta.delete(fileId);
+      this.files.delete(fileId);
     }
   }
 
@@ -239,18 +237,6 @@ export class IngestWorker {
       this.resolvers.set(fileId, r);
     }
     return r;
-  }
-
-  private async batchOf(fileId: number): Promise<number> {
-    let b = this.batchIds.get(fileId);
-    if (b === undefined) {
-      const [row] = await this.pool.query(
-        sql`SELECT batch_id FROM ingest_file WHERE id = ${fileId}`,
-      );
-      b = Number(row.batch_id);
-      this.batchIds.set(fileId, b);
-    }
-    return b;
   }
 
   /** Publishes staged chunks whose reference never reached the queue (it was down). */

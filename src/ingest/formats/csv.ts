@@ -95,15 +95,18 @@ export async function* parseCsv(
     yield* builder.drain(bytesRead);
   }
   reader.end(onRecord);
-  if (!rows.started) {
-    throw malformed(
-      profile.hasHeader
-        ? 'the file has no header line (it is empty); expected a header naming the columns'
-        : 'the file is empty',
-      { line: reader.currentLine },
-    );
-  }
+  if (!rows.started) throw emptyFile(profile, reader.currentLine);
   yield* builder.flush(bytesRead);
+}
+
+/** The structural error of a file without a single record. */
+function emptyFile(profile: ResolvedCsvProfile, line: number): Error {
+  return malformed(
+    profile.hasHeader
+      ? 'the file has no header line (it is empty); expected a header naming the columns'
+      : 'the file is empty',
+    { line },
+  );
 }
 
 /** A profile either maps the meter column or needs the serial from --meter, never both. */
@@ -160,14 +163,7 @@ export async function* checkCsvStructure(
     yield;
   }
   reader.end(onRecord);
-  if (!rows.started) {
-    throw malformed(
-      profile.hasHeader
-        ? 'the file has no header line (it is empty); expected a header naming the columns'
-        : 'the file is empty',
-      { line: reader.currentLine },
-    );
-  }
+  if (!rows.started) throw emptyFile(profile, reader.currentLine);
   return preambleLines;
 }
 
