@@ -63,14 +63,51 @@ const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const ISO_WITH_OFFSET_RE =
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, k) => 10 ** k);
+
+/**
+ * A plain decimal (`-12.345`, `.5`, `7.`) of at most 15 digits, read from character codes:
+ * the digits as an integer divided by a power of ten. Both are exact doubles, so the quotient
+ * is the correctly rounded value, the same double Number() gives. Reads `s` from `start` to
+ * `end`. Anything else (whitespace, exponents, more digits) is undefined and goes the general
+ * way.
+ */
+export function plainDecimal(s: string, start = 0, end = s.length): number | undefined {
+  let i = start;
+  let negative = false;
+  const first = s.charCodeAt(start);
+  if (first === 45 || first === 43) {
+    negative = first === 45;
+    i++;
+  }
+  let int = 0;
+  let digits = 0;
+  let fraction = -1;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      int = int * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && fraction < 0) fraction = digits;
+    else return undefined;
+  }
+  if (digits === 0 || digits > 15) return undefined;
+  const v = fraction < 0 ? int : int / POWERS_OF_TEN[digits - fraction]!;
+  return negative ? -v : v;
+}
+
 /** Parses a value strictly: no decimal comma, no NaN/Infinity, nothing that overflows. */
 export function parseReadingValue(raw: number | string): number | undefined {
   let n: number;
   if (typeof raw === 'number') n = raw;
   else {
-    const s = raw.trim();
-    if (!NUMBER_RE.test(s)) return undefined;
-    n = Number(s);
+    const plain = plainDecimal(raw);
+    if (plain !== undefined) n = plain;
+    else {
+      const s = raw.trim();
+      if (!NUMBER_RE.test(s)) return undefined;
+      n = Number(s);
+    }
   }
   if (!Number.isFinite(n) || Math.abs(n) > 1e12) return undefined;
   return n;
@@ -110,63 +147,72 @@ export function validateReading(
   opts: ValidateOptions,
 ): NormalizedReading | Omit<Rejection, 'index'> {
   const serial = item.meterSerial;
-  const reject = (code: ErrorCode, message: string) => ({ code, message, meterSerial: serial });
-  if (!meter) return reject(ErrorCode.UNKNOWN_METER, `unknown meter ${JSON.stringify(serial)}`);
+  if (!meter)
+    return rejection(serial, ErrorCode.UNKNOWN_METER, `unknown meter ${JSON.stringify(serial)}`);
   const channel = parseChannel(String(item.channel ?? ''));
   if (!channel || !meter.channels.includes(channel)) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.UNKNOWN_CHANNEL,
       `meter ${serial} has no channel ${JSON.stringify(item.channel)} (it has ${meter.channels.join(', ')})`,
     );
   }
   const unit = parseEnergyUnit(String(item.unit ?? ''));
   if (!unit) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.BAD_UNIT,
       `unit ${JSON.stringify(item.unit)} is not an energy unit; use Wh, kWh or MWh`,
     );
   }
   const value = parseReadingValue(item.value);
   if (value === undefined) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.BAD_VALUE,
       `value ${JSON.stringify(item.value)} is not a finite number (use a decimal point, no NaN or Infinity)`,
     );
   }
   if (item.intervalSeconds !== meter.intervalSeconds) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.INTERVAL_LENGTH_MISMATCH,
       `interval of ${item.intervalSeconds} s does not match meter ${serial}'s ${meter.intervalSeconds} s`,
     );
   }
   const ts = parseInstant(item.intervalStart);
   if (ts === undefined) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.BAD_TIMESTAMP,
       `interval start ${JSON.stringify(item.intervalStart)} is not an ISO 8601 instant with an offset`,
     );
   }
   const stepMs = meter.intervalSeconds * 1000;
   if (ts < EARLIEST_READING_MS) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.BAD_TIMESTAMP,
       `interval start ${new Date(ts).toISOString()} is before ${new Date(EARLIEST_READING_MS).toISOString()}`,
     );
   }
   if (ts + stepMs > opts.now + opts.clockToleranceSeconds * 1000) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.FUTURE_TIMESTAMP,
       `interval ${safeIso(ts)} ends in the future (clock tolerance ${opts.clockToleranceSeconds} s)`,
     );
   }
   if (ts % stepMs !== 0) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.MISALIGNED_INTERVAL,
       `interval start ${safeIso(ts)} is not on a ${meter.intervalSeconds} s boundary`,
     );
   }
   if (ts < meter.installedAt || (meter.removedAt !== null && ts >= meter.removedAt)) {
-    return reject(
+    return rejection(
+      serial,
       ErrorCode.OUTSIDE_INSTALLATION,
       `interval ${safeIso(ts)} is outside meter ${serial}'s installation period`,
     );
@@ -174,7 +220,11 @@ export function validateReading(
   let quality: number = Quality.VALID;
   if (item.quality !== undefined && item.quality !== null) {
     if (!isQualityCode(item.quality)) {
-      return reject(ErrorCode.BAD_VALUE, `quality code ${item.quality} is not an ESPI code`);
+      return rejection(
+        serial,
+        ErrorCode.BAD_VALUE,
+        `quality code ${item.quality} is not an ESPI code`,
+      );
     }
     quality = item.quality;
   }
@@ -186,6 +236,11 @@ export function validateReading(
     value: value * toKwhFactor(unit),
     quality,
   };
+}
+
+/** A row-level rejection (without its position, which the caller adds). */
+function rejection(serial: string, code: ErrorCode, message: string): Omit<Rejection, 'index'> {
+  return { code, message, meterSerial: serial };
 }
 
 function safeIso(ms: number): string {
@@ -253,10 +308,16 @@ export function dayKey(meterId: number, channel: number, day: number): string {
 /** Groups validated readings into per meter-channel-day patches, keeping arrival order. */
 export function groupIntoPatches(readings: readonly NormalizedReading[]): DayPatch[] {
   const byKey = new Map<string, DayPatch>();
+  // Files list a meter's intervals together: most readings belong to the previous one's patch.
+  let last: DayPatch | undefined;
   for (const r of readings) {
     const day = Math.floor(r.ts / DAY_MS);
-    const key = dayKey(r.meterId, r.channel, day);
-    let p = byKey.get(key);
+    let p =
+      last && last.day === day && last.meterId === r.meterId && last.channel === r.channel
+        ? last
+        : undefined;
+    const key = p ? '' : dayKey(r.meterId, r.channel, day);
+    p ??= byKey.get(key);
     if (!p) {
       p = {
         meterId: r.meterId,
@@ -267,6 +328,7 @@ export function groupIntoPatches(readings: readonly NormalizedReading[]): DayPat
       };
       byKey.set(key, p);
     }
+    last = p;
     p.entries.push({
       i: (r.ts - day * DAY_MS) / (r.intervalSeconds * 1000),
       value: r.value,

@@ -70,12 +70,21 @@ export async function validateItems(
   items: readonly ReadingInput[],
   opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
 ): Promise<{ ok: NormalizedReading[]; rejections: Rejection[] }> {
-  await resolver.resolve(items.map((i) => i.meterSerial));
+  // Files list a meter's rows together: collect each run's serial once.
+  const serials = new Set<string>();
+  let last: string | undefined;
+  for (const item of items) {
+    if (item.meterSerial !== last) serials.add((last = item.meterSerial));
+  }
+  await resolver.resolve(serials);
   const ok: NormalizedReading[] = [];
   const rejections: Rejection[] = [];
+  let lastSerial: string | undefined;
+  let meter: MeterRef | undefined;
   for (let k = 0; k < items.length; k++) {
     const item = items[k]!;
-    const r = validateReading(item, resolver.get(item.meterSerial), opts);
+    if (item.meterSerial !== lastSerial) meter = resolver.get((lastSerial = item.meterSerial));
+    const r = validateReading(item, meter, opts);
     if ('code' in r) rejections.push({ index: opts.indexes ? opts.indexes[k]! : k, ...r });
     else ok.push(r);
   }

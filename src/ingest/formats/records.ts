@@ -49,6 +49,12 @@ export class RecordReader {
    * empty array) — a structural check needs the quoting and the line ends, not the fields.
    */
   splitting = true;
+  /**
+   * Offered each unquoted record as [start, end) of `text` before it is split; returning true
+   * means the record was taken as it stands (no field strings are made), false that it goes to
+   * the record handler as usual.
+   */
+  takeUnsplit: ((text: string, start: number, end: number, line: number) => boolean) | null = null;
 
   constructor(opts: RecordReaderOptions) {
     if (opts.delimiter.length !== 1) throw new Error('delimiter must be one character');
@@ -131,7 +137,7 @@ export class RecordReader {
         const end = nl > pos && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
         if (nl - pos > this.maxBytes / 3)
           this.checkSize(text.slice(pos, end), this.line, byteAt(pos));
-        if (end > pos) {
+        if (end > pos && !(this.takeUnsplit && this.takeUnsplit(text, pos, end, this.line))) {
           onRecord(
             this.splitting ? text.slice(pos, end).split(this.delimiter) : NO_FIELDS,
             this.line,

@@ -160,6 +160,8 @@ const ISO_RE =
  * fraction, a space instead of T, and an optional offset (`Z`, `+01:00`, `+0100`, `+01`).
  */
 export function parseIsoTimestamp(raw: string): ParsedTime {
+  const fast = canonicalInstant(raw);
+  if (fast !== undefined) return { kind: 'instant', ms: fast };
   // Exports repeat the same few thousand timestamps for every meter: parse each once. The
   // result depends on the string only (zones are applied later), and is never mutated.
   const hit = isoCache.get(raw);
@@ -168,6 +170,73 @@ export function parseIsoTimestamp(raw: string): ParsedTime {
   if (isoCache.size >= ISO_CACHE_MAX) isoCache.clear();
   isoCache.set(raw, parsed);
   return parsed;
+}
+
+/** The number the two digits at `i` spell, or -1. */
+function twoDigitsAt(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * The common shapes `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DDTHH:MM:SS±HH:MM`, read from character
+ * codes (no regex, no cache look-up): most exports write one of them on every row. Reads
+ * `s` from `start` to `end` (a field inside a line, without slicing it out). Anything else, or
+ * anything out of range, is undefined and goes the general way.
+ */
+export function canonicalInstant(s: string, start = 0, end = s.length): number | undefined {
+  const n = end - start;
+  if (n !== 20 && n !== 25) return undefined;
+  if (
+    s.charCodeAt(start + 4) !== 45 || // -
+    s.charCodeAt(start + 7) !== 45 ||
+    s.charCodeAt(start + 10) !== 84 || // T
+    s.charCodeAt(start + 13) !== 58 || // :
+    s.charCodeAt(start + 16) !== 58
+  ) {
+    return undefined;
+  }
+  const century = twoDigitsAt(s, start);
+  const yy = twoDigitsAt(s, start + 2);
+  const month = twoDigitsAt(s, start + 5);
+  const day = twoDigitsAt(s, start + 8);
+  const hour = twoDigitsAt(s, start + 11);
+  const minute = twoDigitsAt(s, start + 14);
+  const second = twoDigitsAt(s, start + 17);
+  if ((century | yy | month | day | hour | minute | second) < 0) return undefined;
+  const year = century * 100 + yy;
+  let offsetMinutes = 0;
+  if (n === 20) {
+    if (s.charCodeAt(start + 19) !== 90) return undefined; // Z
+  } else {
+    const sign = s.charCodeAt(start + 19);
+    if ((sign !== 43 && sign !== 45) || s.charCodeAt(start + 22) !== 58) return undefined;
+    const hours = twoDigitsAt(s, start + 20);
+    const minutes = twoDigitsAt(s, start + 23);
+    if ((hours | minutes) < 0) return undefined;
+    offsetMinutes = hours * 60 + minutes;
+    if (offsetMinutes > 14 * 60 || minutes > 59) return undefined;
+    if (sign === 45) offsetMinutes = -offsetMinutes;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || year < 100) {
+    return undefined;
+  }
+  if (minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute || second))) {
+    return undefined;
+  }
+  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return (seconds - offsetMinutes * 60) * 1000;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (integer arithmetic, no Date). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 const isoCache = new Map<string, ParsedTime>();

@@ -664,3 +664,84 @@ describe('CSV: layouts and identity', () => {
     }
   });
 });
+
+describe('CSV: rows read without splitting them give what splitting gives', () => {
+  // A quoted record always goes the general way (split into fields); the same rows unquoted
+  // are read straight from the line where they have their usual shape. Both must give the same
+  // items, positions and rejections, whatever the rows hold.
+  const quoteAll = (csv: string) =>
+    csv
+      .split('\n')
+      .map((line, n) =>
+        n === 0 || line === ''
+          ? line
+          : line
+              .split(',')
+              .map((f) => `"${f.replace(/\r$/, '')}"${f.endsWith('\r') ? '\r' : ''}`)
+              .join(','),
+      )
+      .join('\n');
+
+  const rows = [
+    'M1,delivered,2024-01-15T10:00:00Z,900,1.25,kWh',
+    'M1,delivered,2024-01-15T10:15:00Z,900,-0.5,kWh',
+    'M1,delivered,2024-01-15T10:30:00+01:00,900,.75,kWh',
+    'M1,delivered,2024-01-15T10:45:00Z,900,2e-3,kWh', // exponent: general way
+    'M1,received,2024-01-15T10:00:00Z,900,0.1,kWh', // another channel: general way, then memo
+    'M1,received,2024-01-15T10:15:00Z,900,0.2,kWh',
+    'M2 ,delivered,2024-01-15T10:00:00Z,900,1,kWh', // a padded serial: general way (trimmed)
+    'M2,delivered,2024-01-15 10:15:00Z,900,1,kWh', // a space for T
+    'M2,delivered,2024-01-15T10:30:00Z,900,1,Wh', // another unit
+    'M2,delivered,2024-01-15T10:45:00Z,900,1,Wh',
+    'M2,delivered,2024-01-15T11:00:00Z,300,1,Wh', // another interval length
+    'M2,delivered,2024-01-15T11:00:00Z,900,1,kWh,extra', // a field too many
+    'M2,delivered,2024-01-15T11:15:00Z,900,1', // a field too few
+    'M2,sideways,2024-01-15T11:30:00Z,900,1,kWh', // an unknown channel
+    'M2,delivered,2024-02-30T11:45:00Z,900,1,kWh', // no such day
+    'M2,delivered,2024-01-15T12:00:00Z,900,1.2.3,kWh', // not a number
+    'M2,delivered,2024-01-15T12:15:00Z,900,1000000000001,kWh', // beyond 1e12
+    ',delivered,2024-01-15T12:30:00Z,900,1,kWh', // no meter
+    'M3,delivered,2024-01-15T12:45:00+14:30,900,1,kWh', // offset out of range
+    'M3,delivered,2024-01-15T13:00:00-05:30,900,1234567890.12345,kWh\r',
+    'M3,delivered,2024-01-15T13:15:00Z,900,+3,kWh',
+  ];
+
+  test('default layout', async () => {
+    const csv = H + rows.join('\n') + '\n';
+    const fast = await collect(defaultCsv(bytes(csv)));
+    const general = await collect(defaultCsv(bytes(quoteAll(csv))));
+    expect(fast.items).toEqual(general.items);
+    expect(fast.positions).toEqual(general.positions);
+    expect(fast.rejections).toEqual(general.rejections);
+    // The case is not empty: most rows are readings, and the odd ones were rejected.
+    expect(fast.items.length).toBe(13);
+    expect(fast.rejections.map((r) => r.index)).toEqual([13, 14, 15, 16, 17, 18, 19, 20]);
+  });
+
+  test('interval-end timestamps, constants and a profile without a meter column', async () => {
+    const parse = csvParser(
+      profile({
+        timestampConvention: 'interval_end',
+        columns: { meter: undefined, channel: 'ch', unit: 'u', intervalSeconds: undefined },
+        defaultIntervalSeconds: 900,
+      }),
+    );
+    const csv =
+      'ch,time,value,u\n' +
+      'delivered,2024-01-15T10:15:00Z,1.5,kWh\n' +
+      'delivered,2024-01-15T10:30:00Z,2.5,kWh\n' +
+      'delivered,2024-01-15T10:45:00+00:00,3.5,kWh\n' +
+      'delivered,2024-01-15T11:00:00Z,,kWh\n';
+    const fast = await collect(parse(bytes(csv), { meter: 'M9' }));
+    const general = await collect(parse(bytes(quoteAll(csv)), { meter: 'M9' }));
+    expect(fast.items).toEqual(general.items);
+    expect(fast.positions).toEqual(general.positions);
+    expect(fast.rejections).toEqual(general.rejections);
+    expect(fast.items.map((i) => i.intervalStart)).toEqual([
+      Date.parse('2024-01-15T10:00:00Z'),
+      Date.parse('2024-01-15T10:15:00Z'),
+      Date.parse('2024-01-15T10:30:00Z'),
+    ]);
+    expect(fast.rejections).toHaveLength(1);
+  });
+});

@@ -1,6 +1,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import {
   LocalTimeResolver,
+  canonicalInstant,
   checkLuxonFormat,
   parseCompactTimestamp,
   parseIsoTimestamp,
@@ -40,6 +41,52 @@ describe('parseIsoTimestamp', () => {
 
   test('2024-02-29 is a date', () => {
     expect(parseIsoTimestamp('2024-02-29').kind).toBe('local');
+  });
+
+  test.each([
+    ['2024-03-10T02:30:15Z', U(2024, 2, 10, 2, 30, 15)],
+    ['2024-03-10T02:30:00+01:00', U(2024, 2, 10, 1, 30)],
+    ['2024-03-10T02:30:00-05:30', U(2024, 2, 10, 8, 0)],
+    ['2024-02-29T23:45:00+14:00', U(2024, 1, 29, 9, 45)],
+    ['2024-03-10T24:00:00Z', U(2024, 2, 11)],
+  ])('the row-per-interval shape %j reads from character codes as %d', (raw, ms) => {
+    expect(canonicalInstant(raw)).toBe(ms);
+    expect(parseIsoTimestamp(raw)).toEqual({ kind: 'instant', ms });
+  });
+
+  test('a year before 100 in that shape goes the general way, to the same instant', () => {
+    expect(canonicalInstant('0099-03-10T00:00:00Z')).toBeUndefined();
+    expect(parseIsoTimestamp('0099-03-10T00:00:00Z')).toEqual({
+      kind: 'instant',
+      ms: new Date(U(2000, 2, 10)).setUTCFullYear(99),
+    });
+  });
+
+  test.each([
+    '2023-02-29T00:00:00Z',
+    '2024-03-10T24:15:00Z',
+    '2024-13-10T00:00:00Z',
+    '2024-03-10T02:60:00Z',
+    '2024-03-10T02:30:60Z',
+    '2024-03-10T02:30:00+15:00',
+    '2024-03-10T02:30:00+01:60',
+    '2024-03-10T0a:30:00Z',
+  ])('%j in that shape is still an error', (raw) => {
+    expect(canonicalInstant(raw)).toBeUndefined();
+    expect(parseIsoTimestamp(raw).kind).toBe('error');
+  });
+
+  test('the shape read from character codes agrees with the general reading', () => {
+    for (let k = 0; k < 2000; k++) {
+      const ms = U(1990, 0, 1) + Math.floor(Math.random() * 50 * 365) * 86_400_000 + k * 61_000;
+      const offset = (Math.floor(Math.random() * 57) - 28) * 30; // minutes, ±14 h
+      const local = new Date(ms + offset * 60_000).toISOString().slice(0, 19);
+      const sign = offset < 0 ? '-' : '+';
+      const abs = Math.abs(offset);
+      const text = `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+      expect(canonicalInstant(text)).toBe(ms);
+      expect(canonicalInstant(`${new Date(ms).toISOString().slice(0, 19)}Z`)).toBe(ms);
+    }
   });
 });
 
