@@ -292,8 +292,20 @@ export function parseEpochMillis(raw: string): ParsedTime {
 
 /** CMEP's CCYYMMDDHHMM (hour 24 allowed at :00, as end-of-day interval ends are written). */
 export function parseCompactTimestamp(raw: string): number | undefined {
-  const s = raw.trim();
-  if (s.length !== 12 || !/^\d{12}$/.test(s)) return undefined;
+  const s = raw.length === 12 ? raw : raw.trim();
+  if (s.length !== 12) return undefined;
+  const century = twoDigitsAt(s, 0);
+  const yy = twoDigitsAt(s, 2);
+  const month = twoDigitsAt(s, 4);
+  const day = twoDigitsAt(s, 6);
+  const hour = twoDigitsAt(s, 8);
+  const minute = twoDigitsAt(s, 10);
+  if ((century | yy | month | day | hour | minute) < 0) return undefined;
+  const year = century * 100 + yy;
+  if (year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month)) {
+    if (minute > 59 || hour > 24 || (hour === 24 && minute)) return undefined;
+    return (daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
+  }
   return wallClockMs(
     Number(s.slice(0, 4)),
     Number(s.slice(4, 6)),

@@ -102,6 +102,21 @@ describe('epoch and compact formats', () => {
     expect(parseCompactTimestamp('202403152400')).toBe(U(2024, 2, 16));
     expect(parseCompactTimestamp('202402300000')).toBeUndefined();
     expect(parseCompactTimestamp('2024031524')).toBeUndefined();
+    expect(parseCompactTimestamp(' 202403151230 ')).toBe(U(2024, 2, 15, 12, 30));
+    for (const bad of [
+      '2024031512a0',
+      '202413150000',
+      '202403151260',
+      '202403152401',
+      '+20240315123',
+    ])
+      expect(parseCompactTimestamp(bad)).toBeUndefined();
+    expect(parseCompactTimestamp('009903150000')).toBe(new Date(U(2000, 2, 15)).setUTCFullYear(99));
+    for (let k = 0; k < 2000; k++) {
+      const ms = U(1990, 0, 1) + Math.floor(Math.random() * 50 * 365 * 1440) * 60_000;
+      const text = new Date(ms).toISOString().slice(0, 16).replace(/[-T:]/g, '');
+      expect(parseCompactTimestamp(text)).toBe(ms);
+    }
   });
 
   test('wallClockMs range checks', () => {
