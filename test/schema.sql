@@ -234,7 +234,7 @@ TABLE reading_day PARTITION BY RANGE (day)
   CONSTRAINT reading_day_channel_check CHECK ((channel = ANY (ARRAY[1, 2])))
   CONSTRAINT reading_day_check CHECK ((length(quality) = cardinality(vals)))
   CONSTRAINT reading_day_pkey PRIMARY KEY (meter_id, channel, day)
-  CREATE INDEX reading_day_day_idx ON ONLY reading_day USING btree (day, channel)
+  CREATE INDEX reading_day_day_idx ON ONLY reading_day USING btree (day, channel, meter_id)
   CREATE UNIQUE INDEX reading_day_pkey ON ONLY reading_day USING btree (meter_id, channel, day)
 
 TABLE reading_history

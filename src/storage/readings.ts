@@ -10,6 +10,7 @@ import {
   type DayRow,
   type HistoryEntry,
   mergeDay,
+  type MergeResult,
   type ChangeReason,
 } from '../domain/readings';
 import {
@@ -150,9 +151,9 @@ export async function insertHistory(
 }
 
 /**
- * Merges day patches into the store in one transaction: existing days are locked and merged,
- * new days inserted (a concurrent insert of the same day falls back to the merge), changes
- * leave history. Idempotent: the same patches again change nothing.
+ * Merges day patches into the store in one transaction: new days are inserted, days already
+ * stored (or inserted first by a concurrent writer) are locked and merged, changes leave
+ * history. Idempotent: the same patches again change nothing.
  */
 export async function writePatches(
   pool: ConnectionPool,
@@ -171,52 +172,52 @@ export async function writePatches(
     pool,
     patches.map((p) => p.day),
   );
-  // Lock order: sorted keys, so two writers of overlapping chunks cannot deadlock.
+  // Sorted keys: two writers of overlapping chunks take their locks in the same order (a
+  // deadlock between one's insert and the other's merge is retried, see retryOnConflict).
   const sorted = [...patches].sort(
     (a, b) => a.meterId - b.meterId || a.channel - b.channel || a.day - b.day,
   );
   const body = async (tx: Queryable): Promise<WriteCounts> => {
     const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
     const history: HistoryEntry[] = [];
-    const existing = await selectDaysForUpdate(tx, sorted);
-    const fresh: DayRow[] = [];
-    const freshMerges = new Map<string, { p: DayPatch; m: ReturnType<typeof mergeDay> }>();
     const updates: DayRow[] = [];
-    const apply = (p: DayPatch, row: DayRow | undefined, target: DayRow[]) => {
-      const m = mergeDay(row, p, batchId, opts.reason);
+    const take = (m: MergeResult) => {
       c.accepted += m.accepted;
       c.unchanged += m.unchanged;
       c.changed += m.changed;
       history.push(...m.history);
-      if (m.dirty) target.push(m.row);
       opts.collect?.push(m.row);
     };
-    for (const p of sorted) {
-      const key = dayKey(p.meterId, p.channel, p.day);
-      const row = existing.get(key);
-      if (row) apply(p, row, updates);
-      else {
-        const m = mergeDay(undefined, p, batchId, opts.reason);
-        fresh.push(m.row);
-        freshMerges.set(key, { p, m });
+    // New days are the common case (a head-end sends intervals it has not sent before): all
+    // patches are offered as new rows first, and only the days already stored conflict, to be
+    // locked and merged. A fresh file's chunk costs one statement instead of a look-up of every
+    // key followed by the insert.
+    const fresh = sorted.map((p) => mergeDay(undefined, p, batchId, opts.reason));
+    const inserted = await insertNewDays(
+      tx,
+      fresh.map((m) => m.row),
+    );
+    const stored: DayPatch[] = [];
+    for (let k = 0; k < sorted.length; k++) {
+      const m = fresh[k]!;
+      if (inserted.has(dayKey(m.row.meterId, m.row.channel, m.row.day))) take(m);
+      else stored.push(sorted[k]!);
+    }
+    if (stored.length) {
+      const existing = await selectDaysForUpdate(tx, stored);
+      for (const p of stored) {
+        const row = existing.get(dayKey(p.meterId, p.channel, p.day));
+        // The day conflicted, so it was stored; gone now means deleted in between (retention):
+        // the transaction fails and is retried rather than merge into nothing.
+        if (!row) {
+          throw new Error(
+            `day ${epochDayToDate(p.day)} of meter ${p.meterId} vanished while it was merged`,
+          );
+        }
+        const m = mergeDay(row, p, batchId, opts.reason);
+        take(m);
+        if (m.dirty) updates.push(m.row);
       }
-    }
-    const inserted = await insertNewDays(tx, fresh);
-    const raced: DayPatch[] = [];
-    for (const row of fresh) {
-      const key = dayKey(row.meterId, row.channel, row.day);
-      const { p, m } = freshMerges.get(key)!;
-      if (inserted.has(key)) {
-        c.accepted += m.accepted;
-        c.unchanged += m.unchanged;
-        c.changed += m.changed;
-        history.push(...m.history);
-        opts.collect?.push(m.row);
-      } else raced.push(p);
-    }
-    if (raced.length) {
-      const now = await selectDaysForUpdate(tx, raced);
-      for (const p of raced) apply(p, now.get(dayKey(p.meterId, p.channel, p.day)), updates);
     }
     await updateDays(tx, updates);
     await insertHistory(tx, history, { batchId, user: opts.user ?? null });
