@@ -33,6 +33,35 @@ export function zoneOffset(zone: IANAZone, ts: number): number {
   return Number.isNaN(o) ? zone.offset(ts) : o;
 }
 
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * The local time of an instant as ISO 8601 with the zone's offset and without seconds
+ * (`2026-03-08T03:00-04:00`), as luxon writes it with seconds and milliseconds suppressed, from
+ * the cached offsets. Instants with seconds, or outside years 1000-9999, are left to luxon.
+ */
+export function localIso(ms: number, zone: IANAZone): string {
+  const offset = zoneOffset(zone, ms);
+  const local = ms + offset * MINUTE_MS;
+  if (local % MINUTE_MS !== 0 || !Number.isFinite(local)) return luxonIso(ms, zone);
+  const d = new Date(local);
+  const year = d.getUTCFullYear();
+  if (year < 1000 || year > 9999) return luxonIso(ms, zone);
+  const abs = Math.abs(offset);
+  return (
+    `${year}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}` +
+    `T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}` +
+    `${offset < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`
+  );
+}
+
+function luxonIso(ms: number, zone: IANAZone): string {
+  return DateTime.fromMillis(ms, { zone }).toISO({
+    suppressMilliseconds: true,
+    suppressSeconds: true,
+  }) as string;
+}
+
 const isoDates = new Map<number, string>();
 
 function isoDateOfDay(day: number): string {

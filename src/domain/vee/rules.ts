@@ -3,12 +3,12 @@
  * bitmask and the rules that lacked input. Pure: time comes in as `now`, history and register
  * reads come in with the input.
  */
-import { DateTime, type IANAZone } from 'luxon';
+import { type IANAZone } from 'luxon';
 import { ErrorCode, MeterdataError } from '../../errors';
 import { isSubstitute } from '../channel';
 import { sameValue } from '../readings';
 import type { Series } from '../series';
-import { localDays, localMinuteOfDay, zoneOf, type LocalDaySlice } from './calendar';
+import { localDays, localIso, localMinuteOfDay, zoneOf, type LocalDaySlice } from './calendar';
 import { mean, quantileSorted, range, round, runsWhere, sampleSd } from './stats';
 import {
   RULE_BIT,
@@ -70,10 +70,7 @@ const tsOf = (ctx: Ctx, i: number): number => ctx.start + i * ctx.step;
 const present = (v: number | null | undefined): v is number => v !== null && v !== undefined;
 
 function local(ctx: Ctx, ms: number): string {
-  return DateTime.fromMillis(ms, { zone: ctx.zone }).toISO({
-    suppressMilliseconds: true,
-    suppressSeconds: true,
-  }) as string;
+  return localIso(ms, ctx.zone);
 }
 
 function plural(n: number, word: string): string {
@@ -456,31 +453,62 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
   const out: Found[] = [];
   const minKwh = p.minKw * ctx.hours;
   for (const day of ctx.days) {
-    const idx: number[] = [];
-    for (let i = day.first; i < day.last; i++) if (present(ctx.values[i])) idx.push(i);
-    if (idx.length < 3 || idx.length < (p.minCoveragePercent / 100) * day.fullCount) continue;
-    // A typed array sorts numerically without a comparator call per pair (this runs per day).
-    const asc = new Float64Array(idx.length);
-    for (let k = 0; k < idx.length; k++) asc[k] = ctx.values[idx[k]!]!;
-    asc.sort();
-    const highest = asc[asc.length - 1]!;
-    const third = asc[asc.length - 3]!;
+    // One pass for the count and the three highest values (as a multiset, like a sort).
+    let count = 0;
+    let highest = -Infinity;
+    let second = -Infinity;
+    let third = -Infinity;
+    for (let i = day.first; i < day.last; i++) {
+      const v = ctx.values[i];
+      if (!present(v)) continue;
+      count++;
+      if (v > highest) {
+        third = second;
+        second = highest;
+        highest = v;
+      } else if (v > second) {
+        third = second;
+        second = v;
+      } else if (v > third) third = v;
+    }
+    if (count < 3 || count < (p.minCoveragePercent / 100) * day.fullCount) continue;
     // Upper quartile of the non-zero values: zeros (PV netting, intermittent export) say nothing
-    // about the level a spike stands out from. They are a suffix of the sorted values.
-    let firstPositive = 0;
-    while (firstPositive < asc.length && !(asc[firstPositive]! > 0)) firstPositive++;
-    const positive = asc.subarray(firstPositive);
-    const q75 = positive.length ? quantileSorted(positive, 0.75) : 0;
+    // about the level a spike stands out from. Only needed for a value that may be a spike, so
+    // most days never sort.
+    let q75 = NaN;
+    const upperQuartile = (): number => {
+      if (!Number.isNaN(q75)) return q75;
+      let n = 0;
+      for (let i = day.first; i < day.last; i++) {
+        const v = ctx.values[i];
+        if (present(v) && v > 0) n++;
+      }
+      const positive = new Float64Array(n);
+      n = 0;
+      for (let i = day.first; i < day.last; i++) {
+        const v = ctx.values[i];
+        if (present(v) && v > 0) positive[n++] = v;
+      }
+      positive.sort();
+      q75 = n ? quantileSorted(positive, 0.75) : 0;
+      return q75;
+    };
     const oracleLimit = Math.max(0, third) * (1 + p.tolerancePercent / 100);
     const percent = third > 0 ? ((highest - third) / third) * 100 : Infinity;
-    for (const i of idx) {
-      const v = ctx.values[i]!;
+    for (let i = day.first; i < day.last; i++) {
+      const v = ctx.values[i];
+      if (!present(v)) continue;
       if (v <= 0 || v < minKwh) continue;
       const oracle = percent > p.tolerancePercent && v > oracleLimit;
       const prev = i > 0 ? ctx.values[i - 1] : null;
       const next = i + 1 < ctx.n ? ctx.values[i + 1] : null;
-      const ref = Math.max(prev ?? 0, next ?? 0, q75);
-      const isolated = p.neighbourFactor > 0 && ref > 0 && v > p.neighbourFactor * ref;
+      const neighbours = Math.max(prev ?? 0, next ?? 0);
+      // The reference is at least the neighbours: a value not above them times the factor is
+      // not isolated whatever the quartile.
+      const candidate = p.neighbourFactor > 0 && v > p.neighbourFactor * neighbours;
+      if (!oracle && !candidate) continue;
+      const ref = Math.max(neighbours, upperQuartile());
+      const isolated = candidate && ref > 0 && v > p.neighbourFactor * ref;
       if (!oracle && !isolated) continue;
       const why: string[] = [];
       if (oracle) {

@@ -1,5 +1,11 @@
 import { DateTime } from 'luxon';
-import { localDate, localDays, localMinuteOfDay, zoneOf } from '../../../src/domain/vee/calendar';
+import {
+  localDate,
+  localDays,
+  localIso,
+  localMinuteOfDay,
+  zoneOf,
+} from '../../../src/domain/vee/calendar';
 
 /** The same local days computed the slow way, with luxon for every day. */
 function reference(start: number, n: number, stepMs: number, timeZone: string) {
@@ -55,3 +61,23 @@ test.each(ZONES)('local dates and clock minutes in %s match luxon every 15 minut
   }
   expect(bad).toEqual([]);
 });
+
+test.each([...ZONES, 'UTC', 'Pacific/Chatham', 'America/St_Johns'])(
+  'local ISO times in %s match luxon every 15 minutes, and at odd seconds',
+  (zone) => {
+    const z = zoneOf(zone);
+    const bad: string[] = [];
+    const luxon = (t: number) =>
+      DateTime.fromMillis(t, { zone: z }).toISO({
+        suppressMilliseconds: true,
+        suppressSeconds: true,
+      });
+    for (let t = Date.UTC(2018, 0, 1); t < Date.UTC(2019, 0, 1); t += 900_000) {
+      if (localIso(t, z) !== luxon(t)) bad.push(`${new Date(t).toISOString()}: ${localIso(t, z)}`);
+    }
+    for (const t of [Date.UTC(2018, 5, 1, 1, 2, 3), Date.UTC(2018, 5, 1, 1, 2, 3, 456), -1e13]) {
+      if (localIso(t, z) !== luxon(t)) bad.push(`${t}: ${localIso(t, z)}`);
+    }
+    expect(bad).toEqual([]);
+  },
+);
