@@ -46,6 +46,13 @@ export interface BenchOptions {
   veeMeters: number | null;
   /** scored days of the VEE fault-recall fleet (after clean history); null = DEFAULT_VEE_DAYS, at most --days */
   veeDays: number | null;
+  /**
+   * rounds of the VEE off / on pair (alternating which goes first); the ratio is the median of
+   * the rounds' ratios, since one run on a shared machine varies by more than the rules cost
+   */
+  veeRounds: number;
+  /** rounds of the ingest pair, ours and the naive \copy (alternating); the ratio is their median */
+  ingestRounds: number;
   help: boolean;
 }
 
@@ -74,6 +81,8 @@ export const DEFAULTS: BenchOptions = {
   skipVee: false,
   veeMeters: null,
   veeDays: null,
+  veeRounds: 3,
+  ingestRounds: 3,
   help: false,
 };
 
@@ -100,6 +109,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --instant-requests N     sequential instant(at:) requests (default ${DEFAULTS.instantRequests})
   --transformer-requests N sequential transformer series requests (default ${DEFAULTS.transformerRequests})
   --keep                   keep the temporary directory (CSV, database, logs)
+  --ingest-rounds N        pairs of the ingest run and the naive \\copy, alternating which runs
+                           first; the ratio is their median (default ${DEFAULTS.ingestRounds})
   --skip-reads             skip the meter-month and many-meters reads (GraphQL servers)
 
   head-end ingestion (landing → Redis queue → worker processes → store):
@@ -119,6 +130,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --vee-meters N           meters of the fault-recall fleet (default ${DEFAULT_VEE_METERS}, at most --meters)
   --vee-days D             scored days of the fault-recall fleet, after ${VEE_HISTORY_DAYS} clean days
                            (default ${DEFAULT_VEE_DAYS}, at most --days)
+  --vee-rounds N           off / on pairs, alternating which runs first; the ratio is their
+                           median (default ${DEFAULTS.veeRounds})
   --help                   this text
 `;
 
@@ -135,6 +148,8 @@ const NUMERIC: Record<string, keyof BenchOptions> = {
   '--transformer-requests': 'transformerRequests',
   '--vee-meters': 'veeMeters',
   '--vee-days': 'veeDays',
+  '--vee-rounds': 'veeRounds',
+  '--ingest-rounds': 'ingestRounds',
 };
 
 export function parseArgs(argv: readonly string[]): BenchOptions {

@@ -152,7 +152,7 @@ export interface VeeIngestRun {
 }
 
 export interface VeeOnOff {
-  /** the order of the two runs */
+  /** the order of the two runs (of the median round) */
   order: Array<'on' | 'off'>;
   off?: Maybe<VeeIngestRun>;
   on?: Maybe<VeeIngestRun>;
@@ -160,6 +160,15 @@ export interface VeeOnOff {
   ratio: number | null;
   /** the probes show the rules ran with MD_VEE=on and did not with MD_VEE=off; null if unknown */
   switchHonoured: boolean | null;
+  /**
+   * every off / on pair (--vee-rounds); `ratio`, `on` and `off` above are the median round's
+   */
+  rounds?: Array<{
+    order: Array<'on' | 'off'>;
+    offReadingsPerSecond: number | null;
+    onReadingsPerSecond: number | null;
+    ratio: number | null;
+  }>;
 }
 
 /** runVeeAcceptance on a fleet with the simulator's default fault rates (vee.ts). */
@@ -190,7 +199,19 @@ export interface Report {
   options: Record<string, unknown>;
   environment: Record<string, unknown>;
   data: Record<string, unknown>;
-  ingest: { ours?: Maybe<IngestSide>; naive?: Maybe<IngestSide>; ratio?: number | null };
+  ingest: {
+    /** the median round's runs (the first round's databases serve storage and reads) */
+    ours?: Maybe<IngestSide>;
+    naive?: Maybe<IngestSide>;
+    /** median of the rounds' ratios */
+    ratio?: number | null;
+    rounds?: Array<{
+      order: Array<'ours' | 'naive'>;
+      oursReadingsPerSecond: number | null;
+      naiveReadingsPerSecond: number | null;
+      ratio: number | null;
+    }>;
+  };
   storage: { ours?: Maybe<StorageSide>; naive?: Maybe<StorageSide>; ratio?: number | null };
   meterMonth: {
     window?: { from: string; to: string; intervals: number };
@@ -477,6 +498,20 @@ export function renderTable(r: Report): string {
     'baseline: ingest = psql \\copy into the row-per-reading table; storage = that table; ' +
       'meter-month = PostGraphile v4 over it; many-meters = the same question in plain SQL (no GraphQL).',
   );
+  const ingestRounds = r.ingest.rounds ?? [];
+  if (ingestRounds.length > 1) {
+    out.push(
+      `ingest: ${ingestRounds.length} rounds, alternating which runs first, each into a fresh table or database; ` +
+        `the median round's ratio, of ` +
+        ingestRounds
+          .map(
+            (k) =>
+              `${k.ratio === null ? '—' : k.ratio.toFixed(2)}× (${fmt(k.oursReadingsPerSecond)} / ${fmt(k.naiveReadingsPerSecond)})`,
+          )
+          .join(', ') +
+        '.',
+    );
+  }
   const veeNote = veeFootnote(r);
   if (veeNote) out.push(veeNote);
   const details = headendDetails(r);
@@ -610,9 +645,20 @@ function veeFootnote(r: Report): string | null {
   if (v.skipped) return null;
   const lines: string[] = [];
   const onOff = v.onOff && !isError(v.onOff) ? v.onOff : null;
+  const rounds = onOff?.rounds ?? [];
   lines.push(
-    `VEE on / off: the same CSV through meterdata ingest --wait into a fresh database each, ` +
-      `MD_VEE=${onOff?.order.join(', then MD_VEE=') ?? 'off, then MD_VEE=on'}.`,
+    rounds.length > 1
+      ? `VEE on / off: the same CSV through meterdata ingest --wait into a fresh database each, ` +
+          `${rounds.length} rounds alternating which runs first; the median round's ratio, of ` +
+          rounds
+            .map(
+              (r) =>
+                `${r.ratio === null ? '—' : r.ratio.toFixed(2)}× (${fmt(r.onReadingsPerSecond)} / ${fmt(r.offReadingsPerSecond)})`,
+            )
+            .join(', ') +
+          '.'
+      : `VEE on / off: the same CSV through meterdata ingest --wait into a fresh database each, ` +
+          `MD_VEE=${onOff?.order.join(', then MD_VEE=') ?? 'off, then MD_VEE=on'}.`,
   );
   const on = onOff?.on && !isError(onOff.on) ? onOff.on : null;
   if (on) {
