@@ -22,6 +22,7 @@ import {
 } from './common';
 import type { ParsedChunk, ParseOptions } from './types';
 import { decodeUtf8 } from './utf8';
+import { matchIntervalReading, MORE, type RawReading } from './espi-readings';
 
 /** Nesting deeper than this is not ESPI (its feeds go about 8 deep); bounds the tag stack. */
 const MAX_DEPTH = 64;
@@ -89,12 +90,7 @@ interface Block {
   interp: Interpretation;
 }
 
-interface Reading {
-  start?: string;
-  duration?: string;
-  value?: string;
-  qualities: string[];
-}
+type Reading = RawReading;
 
 /**
  * A copy of a string that shares no memory with the text it was cut from: V8 keeps a slice's
@@ -220,6 +216,39 @@ export async function* parseEspi(
   yield* builder.flush(bytesRead);
 }
 
+/**
+ * Where the next opening IntervalReading tag (`<IntervalReading>`, with any prefix) starts at
+ * or after `from`, or -1.
+ */
+function readingTagAt(text: string, from: number): number {
+  for (let k = text.indexOf('IntervalReading>', from); k >= 0;) {
+    let j = k - 1;
+    // A prefix ("espi:") between the '<' and the name.
+    if (j >= from && text.charCodeAt(j) === 58) {
+      j--;
+      while (j >= from && j > k - 34 && /[A-Za-z0-9_.-]/.test(text[j]!)) j--;
+    }
+    if (j >= from && text.charCodeAt(j) === 60) return j;
+    k = text.indexOf('IntervalReading>', k + 1);
+  }
+  return -1;
+}
+
+/** Whether text[from, to) is only XML white space. */
+function isBlank(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+function countLines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 /** The state of one feed being read. */
 class EspiFeed {
   private readonly parser = new SaxesParser({ xmlns: false, position: true });
@@ -239,6 +268,14 @@ class EspiFeed {
   private lastReadingType: ReadingTypeInfo | undefined;
   private lastMeterReading: MeterReadingInfo | undefined;
   private readonly metersUsed = new Set<string>();
+  /** the start of a reading that ran past the last piece, read with the next */
+  private held = '';
+  /** line ends inside readings read without saxes, passed to it before its next text */
+  private pendingLines = 0;
+  /** characters given to saxes so far, and where (in those) it read the end of its last tag */
+  private fed = 0;
+  private tagEndAt = -1;
+  private blankSinceTag = false;
 
   constructor(
     private readonly out: ChunkBuilder,
@@ -255,11 +292,11 @@ class EspiFeed {
       );
     });
     p.on('opentag', (t) => {
-      this.lastEventAt = p.position;
+      this.lastEventAt = this.tagEndAt = p.position;
       this.openTag(t);
     });
     p.on('closetag', (t) => {
-      this.lastEventAt = p.position;
+      this.lastEventAt = this.tagEndAt = p.position;
       this.closeTag(localName(t.name));
     });
     p.on('text', (t) => {
@@ -286,12 +323,72 @@ class EspiFeed {
     }
   }
 
-  write(text: string): void {
+  /**
+   * Takes the next piece of the feed. IntervalReadings in their usual shape, where saxes has
+   * just read the tag before them inside an IntervalBlock, are read by matchIntervalReading
+   * without going through saxes (their line ends are passed on, so line numbers stay right);
+   * everything else goes to saxes.
+   */
+  write(piece: string): void {
+    const text = this.held ? this.held + piece : piece;
+    this.held = '';
+    let pos = 0;
+    for (;;) {
+      const j = readingTagAt(text, pos);
+      if (j < 0) {
+        this.feed(text, pos, text.length);
+        return;
+      }
+      const space = isBlank(text, pos, j);
+      if (!space) this.feed(text, pos, j);
+      if (!this.readingMayFollow()) {
+        this.feed(text, space ? pos : j, j + 1);
+        pos = j + 1;
+        continue;
+      }
+      const m = matchIntervalReading(text, j);
+      if (m === MORE) {
+        // Held back for the next piece; one reading at most (matchIntervalReading bounds it).
+        this.held = text.slice(j);
+        if (space) this.pendingLines += countLines(text, pos, j);
+        return;
+      }
+      if (m === null) {
+        this.feed(text, space ? pos : j, j + 1);
+        pos = j + 1;
+        continue;
+      }
+      this.pendingLines += (space ? countLines(text, pos, j) : 0) + countLines(text, j, m.end);
+      this.ordinal++;
+      this.emit(m.reading);
+      pos = m.end;
+    }
+  }
+
+  /** Feeds text[from, to) to saxes (with the line ends of readings read without it first). */
+  private feed(text: string, from: number, to: number): void {
+    if (this.pendingLines > 0) {
+      const lines = '\n'.repeat(this.pendingLines);
+      this.pendingLines = 0;
+      this.feedSaxes(lines, 0, lines.length);
+    }
+    this.feedSaxes(text, from, to);
+  }
+
+  private feedSaxes(text: string, from: number, to: number): void {
     // Bound what saxes buffers: no event for longer than the limit means one token (text, tag,
     // comment, entity name) is that long, and it is refused.
     const step = Math.max(1024, Math.min(64 * 1024, this.maxTokenChars));
-    for (let i = 0; i < text.length; i += step) {
-      this.guarded(() => this.parser.write(text.slice(i, i + step)));
+    for (let i = from; i < to; i += step) {
+      const slice = text.slice(i, Math.min(to, i + step));
+      const at = this.fed;
+      this.guarded(() => this.parser.write(slice));
+      this.fed += slice.length;
+      // Only blank text since the last tag that saxes read: the place for a reading.
+      this.blankSinceTag =
+        this.tagEndAt >= at
+          ? isBlank(slice, this.tagEndAt - at, slice.length)
+          : this.blankSinceTag && isBlank(slice, 0, slice.length);
       if (this.parser.position - this.lastEventAt > this.maxTokenChars) {
         throw this.fail(
           `an XML token (text, tag or comment) is longer than ${this.maxTokenChars.toLocaleString('en-US')} characters; records are limited to bound memory`,
@@ -300,7 +397,27 @@ class EspiFeed {
     }
   }
 
+  /**
+   * Whether an IntervalReading may be read without saxes here: saxes has just read a tag (only
+   * blank text after it), and that left it inside an IntervalBlock it resolved, outside any
+   * reading or captured element.
+   */
+  private readingMayFollow(): boolean {
+    return (
+      this.blankSinceTag &&
+      this.block !== undefined &&
+      this.reading === undefined &&
+      this.capture === undefined &&
+      this.stack[this.stack.length - 1] === 'IntervalBlock'
+    );
+  }
+
   close(): void {
+    if (this.held) {
+      const rest = this.held;
+      this.held = '';
+      this.feed(rest, 0, rest.length);
+    }
     if (this.stack.length > 0) {
       throw this.fail(
         `the XML ends inside <${this.stack[this.stack.length - 1]}> (truncated file?)`,

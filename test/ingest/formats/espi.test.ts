@@ -465,3 +465,84 @@ describe('ESPI: malformed and hostile XML', () => {
     expect(err.code).toBe(ErrorCode.MALFORMED_FILE);
   });
 });
+
+describe('ESPI: readings read without the XML parser give what it gives', () => {
+  // An IntervalReading in its usual shape, right after a tag inside an IntervalBlock, is read
+  // straight from the text; an empty comment before it sends it through saxes instead. Both
+  // must give the same items, positions, rejections and errors, whatever the readings hold.
+  const throughSaxes = (xml: string) =>
+    xml.replace(/(?<!<!-- )<((\w+:)?IntervalReading)>/g, '<!----><$1>');
+
+  const readings = [
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>10</value></IntervalReading>',
+    '<IntervalReading>\n  <cost>12</cost>\n  <ReadingQuality>\n    <quality>8</quality>\n  </ReadingQuality>\n  <timePeriod>\n    <start> {t} </start>\n    <duration>900</duration>\n  </timePeriod>\n  <value> 11 </value>\n</IntervalReading>',
+    '<espi:IntervalReading><espi:timePeriod><espi:duration>900</espi:duration><espi:start>{t}</espi:start></espi:timePeriod><espi:value>-2.5e1</espi:value></espi:IntervalReading>',
+    '<IntervalReading><timePeriod><start>{t}</start></timePeriod><value>13</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value></value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>0</duration><start>{t}</start></timePeriod><value>1</value></IntervalReading>',
+    '<IntervalReading><ReadingQuality><quality>99</quality></ReadingQuality><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>1</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>1 2</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}x</start></timePeriod><value>1</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>&#49;4</value></IntervalReading>',
+    '<IntervalReading id="r"><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>15</value></IntervalReading>',
+    '<IntervalReading><tou>1</tou><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>16</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>17</value><!-- note --></IntervalReading>',
+    '<!-- <IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>999</value></IntervalReading> -->',
+    '<IntervalReading>\r\n<timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>18\r\n</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>19</value></IntervalReading>',
+  ];
+
+  function bigFeed(): string {
+    const body = readings.map((r, i) => r.replaceAll('{t}', String(T0 + i * 900))).join('\n');
+    return feed(
+      usagePoint(),
+      meterReading('1', 'RT1'),
+      readingType('RT1', {}),
+      `<entry><link rel="self" href="${UP}/MeterReading/1/IntervalBlock/1"/>
+  <content><espi:IntervalBlock xmlns:espi="http://naesb.org/espi"><espi:interval><espi:duration>900</espi:duration><espi:start>${T0}</espi:start></espi:interval>
+${body}
+</espi:IntervalBlock></content></entry>`,
+    );
+  }
+
+  test.each([1, 7, 100, 1 << 16])('pieces of %d bytes', async (size) => {
+    const xml = bigFeed();
+    const fast = await collect(parseEspi(bytes(xml, size)));
+    const general = await collect(parseEspi(bytes(throughSaxes(xml), size)));
+    expect(fast.items).toEqual(general.items);
+    expect(fast.positions).toEqual(general.positions);
+    expect(fast.rejections).toEqual(general.rejections);
+    // Not an empty case: readings and rejections both, and the commented-out one is not read.
+    expect(fast.items.map((i) => i.value)).toEqual([10, 11, -25, 13, 14, 15, 16, 17, 18, 19]);
+    expect(fast.rejections).toHaveLength(6);
+  });
+
+  test('line numbers of a later error count the lines of readings read without saxes', async () => {
+    const xml = bigFeed().replace(
+      '</content></entry>',
+      '</content></entry>\n<entry><oops></entry>',
+    );
+    const fast = await parseError(parseEspi(bytes(xml)));
+    const general = await parseError(parseEspi(bytes(throughSaxes(xml))));
+    expect(fast.code).toBe(ErrorCode.MALFORMED_FILE);
+    expect(fast).toEqual(general);
+    expect(fast.details.line).toBe(xml.slice(0, xml.indexOf('<oops>')).split('\n').length);
+  });
+
+  test('a comment with "--" inside a reading is refused both ways', async () => {
+    const xml = bigFeed().replace('<value>19</value>', '<value>19</value><!-- a -- b -->');
+    const fast = await parseError(parseEspi(bytes(xml)));
+    expect(fast.code).toBe(ErrorCode.MALFORMED_FILE);
+    const general = await parseError(parseEspi(bytes(throughSaxes(xml))));
+    // The same error on the same line (the column differs by the comment added before it).
+    expect([fast.message, fast.details.line]).toEqual([general.message, general.details.line]);
+  });
+
+  test('a truncated feed ending inside a reading is refused', async () => {
+    const xml = bigFeed();
+    const cut = xml.slice(0, xml.lastIndexOf('<value>19'));
+    const err = await parseError(parseEspi(bytes(cut)));
+    expect(err.code).toBe(ErrorCode.MALFORMED_FILE);
+  });
+});
