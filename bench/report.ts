@@ -773,7 +773,8 @@ function headendDetails(r: Report): string | null {
   return (
     table(rows) +
     `\nhead-end: landing = ${landing}; workers = meterdata worker processes on Redis ${h.redis ?? '?'}; ` +
-    'readings/s = readings / (landing + workers wall time); each run on a fresh database.' +
+    'readings/s = readings / (landing + workers wall time); each run on a fresh database; ' +
+    `ratios against the median naive \\copy of the ingest rounds (${fmt(h.naiveReadingsPerSecond ?? null)} readings/s).` +
     (h.files?.cmep
       ? '\nCMEP carries the delivered channel only (the landing passes no CMEP unitsMap for received).'
       : '')
