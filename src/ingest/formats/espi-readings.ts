@@ -7,6 +7,9 @@
  * by construction. Anything else is left to the XML parser, which then reads that element the
  * usual way, so this changes the cost of a reading, never what is read (espi.ts decides where
  * it may be used).
+ *
+ * Written as flat functions over character codes that return the next position (or NO / MORE),
+ * with no closures or strings made except the numbers' text: it runs once per reading.
  */
 
 /** What the general reader collects for a reading (see EspiFeed). */
@@ -23,9 +26,14 @@ export const MORE = 'more';
 /** Longest IntervalReading matched here; a longer one goes to the XML parser. */
 const MAX_READING_CHARS = 4096;
 
+/** Results of the steps below, besides a position. */
+const NO = -1;
+const NEED = -2;
+
 const LT = 60;
 const GT = 62;
 const SLASH = 47;
+const COLON = 58;
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
@@ -36,7 +44,7 @@ function isNumberChar(c: number): boolean {
   return (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46 || c === 101 || c === 69;
 }
 
-/** XML name characters allowed here (ASCII letters, digits, '_', '-', '.'); ':' separately. */
+/** XML name characters allowed here (ASCII letters, digits, '_', '-', '.'). */
 function isNameChar(c: number): boolean {
   return (
     (c >= 97 && c <= 122) ||
@@ -52,22 +60,159 @@ function isNameStart(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
 }
 
-/** Where the children of each element may be, by local name; leaves hold a number. */
-const CHILDREN: Record<string, readonly string[] | 'leaf'> = {
-  IntervalReading: ['timePeriod', 'value', 'ReadingQuality', 'cost'],
-  timePeriod: ['duration', 'start'],
-  ReadingQuality: ['quality'],
-  duration: 'leaf',
-  start: 'leaf',
-  value: 'leaf',
-  quality: 'leaf',
-  cost: 'leaf',
-};
+/** Where the last open tag's name and local name start, and where its name ends. */
+let nameFrom = 0;
+let localFrom = 0;
+let nameTo = 0;
 
-class NoMatch {}
-const NO_MATCH = new NoMatch();
-class NeedMore {}
-const NEED_MORE = new NeedMore();
+/** NO, or NEED when the text ended before `limit` was reached (more input may decide). */
+function short(text: string, limit: number): number {
+  return limit >= text.length ? NEED : NO;
+}
+
+/** `<name>` or `<prefix:name>` at p, no attributes; returns the position after '>'. */
+function openTag(text: string, p: number, limit: number): number {
+  if (p + 1 >= limit) return short(text, limit);
+  if (text.charCodeAt(p) !== LT || !isNameStart(text.charCodeAt(p + 1))) return NO;
+  nameFrom = localFrom = p + 1;
+  for (let k = p + 2; k < limit; k++) {
+    const c = text.charCodeAt(k);
+    if (c === GT) {
+      nameTo = k;
+      return k + 1;
+    }
+    if (c === COLON && localFrom === nameFrom) {
+      if (k + 1 >= limit) return short(text, limit);
+      if (!isNameStart(text.charCodeAt(k + 1))) return NO;
+      localFrom = k + 1;
+    } else if (!isNameChar(c)) return NO;
+  }
+  return short(text, limit);
+}
+
+/** `</name>` at p for the name at text[from, to); returns the position after '>'. */
+function closeTag(text: string, p: number, limit: number, from: number, to: number): number {
+  const end = p + 3 + (to - from);
+  if (end > limit) return short(text, limit);
+  if (text.charCodeAt(p) !== LT || text.charCodeAt(p + 1) !== SLASH) return NO;
+  for (let i = from, k = p + 2; i < to; i++, k++) {
+    if (text.charCodeAt(i) !== text.charCodeAt(k)) return NO;
+  }
+  return text.charCodeAt(end - 1) === GT ? end : NO;
+}
+
+/** Skips white space and comments; returns the next position (which is inside the text). */
+function skipSpace(text: string, p: number, limit: number): number {
+  for (;;) {
+    while (p < limit && isSpace(text.charCodeAt(p))) p++;
+    if (p + 4 > limit || !text.startsWith('<!--', p)) break;
+    const close = text.indexOf('-->', p + 4);
+    if (close < 0 || close + 3 > limit) return short(text, limit);
+    // "--" inside a comment, or "--->", is not well-formed: the XML parser says so.
+    if (text.indexOf('--', p + 4) < close || text.charCodeAt(close - 1) === 45) return NO;
+    p = close + 3;
+  }
+  return p >= limit ? short(text, limit) : p;
+}
+
+/** A leaf's text from p: number characters with white space around; returns the '<' after. */
+function leafText(text: string, p: number, limit: number): number {
+  let k = p;
+  while (k < limit && isSpace(text.charCodeAt(k))) k++;
+  while (k < limit && isNumberChar(text.charCodeAt(k))) k++;
+  // Trailing white space without a carriage return: inner white space, or a line end the XML
+  // parser would normalise, is left to it.
+  while (k < limit) {
+    const c = text.charCodeAt(k);
+    if (c === LT) break;
+    if (c !== 32 && c !== 10 && c !== 9) return NO;
+    k++;
+  }
+  if (k >= limit) return short(text, limit);
+  for (let i = p; i < k; i++) if (text.charCodeAt(i) === 13) return NO;
+  return k;
+}
+
+function localIs(text: string, word: string): boolean {
+  return nameTo - localFrom === word.length && text.startsWith(word, localFrom);
+}
+
+/** Which element an open tag is, by local name. */
+const OTHER = 0;
+const TIME_PERIOD = 1;
+const VALUE = 2;
+const READING_QUALITY = 3;
+const COST = 4;
+const DURATION = 5;
+const START = 6;
+const QUALITY = 7;
+
+function kindOf(text: string): number {
+  switch (nameTo - localFrom) {
+    case 10:
+      return localIs(text, 'timePeriod') ? TIME_PERIOD : OTHER;
+    case 5:
+      return localIs(text, 'value') ? VALUE : localIs(text, 'start') ? START : OTHER;
+    case 14:
+      return localIs(text, 'ReadingQuality') ? READING_QUALITY : OTHER;
+    case 4:
+      return localIs(text, 'cost') ? COST : OTHER;
+    case 8:
+      return localIs(text, 'duration') ? DURATION : OTHER;
+    case 7:
+      return localIs(text, 'quality') ? QUALITY : OTHER;
+    default:
+      return OTHER;
+  }
+}
+
+/**
+ * A leaf element (its open tag just read, name at text[from, to)) from p: returns the position
+ * after its close tag; its text is text[p, leafEnd).
+ */
+let leafEnd = 0;
+function leaf(text: string, p: number, limit: number, from: number, to: number): number {
+  const k = leafText(text, p, limit);
+  if (k < 0) return k;
+  leafEnd = k;
+  return closeTag(text, k, limit, from, to);
+}
+
+/**
+ * A container (timePeriod or ReadingQuality; its open tag just read) from p, filling `r`:
+ * returns the position after its close tag.
+ */
+function container(
+  text: string,
+  p: number,
+  limit: number,
+  kind: number,
+  from: number,
+  to: number,
+  r: RawReading,
+): number {
+  for (;;) {
+    p = skipSpace(text, p, limit);
+    if (p < 0) return p;
+    if (p + 1 >= limit) return short(text, limit);
+    if (text.charCodeAt(p + 1) === SLASH) return closeTag(text, p, limit, from, to);
+    const q = openTag(text, p, limit);
+    if (q < 0) return q;
+    const child = kindOf(text);
+    const cFrom = nameFrom;
+    const cTo = nameTo;
+    if (kind === TIME_PERIOD ? child !== DURATION && child !== START : child !== QUALITY) {
+      return NO;
+    }
+    const end = leaf(text, q, limit, cFrom, cTo);
+    if (end < 0) return end;
+    const raw = text.slice(q, leafEnd);
+    if (child === START) r.start = raw;
+    else if (child === DURATION) r.duration = raw;
+    else r.qualities.push(raw);
+    p = end;
+  }
+}
 
 /**
  * Matches an IntervalReading element starting at `at` (a '<'). Returns the reading and where
@@ -78,114 +223,36 @@ export function matchIntervalReading(
   at: number,
 ): { reading: RawReading; end: number } | null | typeof MORE {
   const limit = Math.min(text.length, at + MAX_READING_CHARS);
-  const reading: RawReading = { qualities: [] };
-  let pos = at;
-
-  /** Reads `<qname>` at pos; returns the local name and advances, or throws. */
-  const openTag = (): { qname: string; local: string } => {
-    if (pos >= limit) throw pos >= text.length ? NEED_MORE : NO_MATCH;
-    if (text.charCodeAt(pos) !== LT) throw NO_MATCH;
-    let k = pos + 1;
-    let colon = -1;
-    if (k >= limit) throw k >= text.length ? NEED_MORE : NO_MATCH;
-    if (!isNameStart(text.charCodeAt(k))) throw NO_MATCH;
-    for (; k < limit; k++) {
-      const c = text.charCodeAt(k);
-      if (c === GT) break;
-      if (c === 58 && colon < 0 && k > pos + 1) {
-        colon = k;
-        if (k + 1 >= limit || !isNameStart(text.charCodeAt(k + 1))) {
-          throw k + 1 >= text.length ? NEED_MORE : NO_MATCH;
-        }
-      } else if (!isNameChar(c)) throw NO_MATCH;
+  let p = openTag(text, at, limit);
+  if (p < 0) return p === NEED ? MORE : null;
+  if (!localIs(text, 'IntervalReading')) return null;
+  const from = nameFrom;
+  const to = nameTo;
+  const r: RawReading = { qualities: [] };
+  for (;;) {
+    p = skipSpace(text, p, limit);
+    if (p >= 0 && p + 1 >= limit) p = short(text, limit);
+    if (p < 0) break;
+    if (text.charCodeAt(p + 1) === SLASH) {
+      p = closeTag(text, p, limit, from, to);
+      break;
     }
-    if (k >= limit) throw k >= text.length ? NEED_MORE : NO_MATCH;
-    const qname = text.slice(pos + 1, k);
-    pos = k + 1;
-    return { qname, local: colon < 0 ? qname : text.slice(colon + 1, k) };
-  };
-
-  /** Skips white space and comments (`<!-- … -->`, as exporters annotate readings). */
-  const skipSpace = () => {
-    for (;;) {
-      while (pos < limit && isSpace(text.charCodeAt(pos))) pos++;
-      if (pos + 4 > limit) break;
-      if (!text.startsWith('<!--', pos)) break;
-      const close = text.indexOf('-->', pos + 4);
-      if (close < 0 || close + 3 > limit) throw limit >= text.length ? NEED_MORE : NO_MATCH;
-      // "--" inside a comment, or "--->", is not well-formed: the XML parser says so.
-      const inner = text.indexOf('--', pos + 4);
-      if (inner < close || text.charCodeAt(close - 1) === 45) throw NO_MATCH;
-      pos = close + 3;
+    const q = openTag(text, p, limit);
+    if (q < 0) {
+      p = q;
+      break;
     }
-    if (pos >= limit) throw pos >= text.length ? NEED_MORE : NO_MATCH;
-  };
-
-  /** Reads `</qname>` at pos. */
-  const closeTag = (qname: string) => {
-    const end = pos + 3 + qname.length;
-    if (end > limit) throw end > text.length ? NEED_MORE : NO_MATCH;
-    if (
-      text.charCodeAt(pos) !== LT ||
-      text.charCodeAt(pos + 1) !== SLASH ||
-      !text.startsWith(qname, pos + 2) ||
-      text.charCodeAt(end - 1) !== GT
-    ) {
-      throw NO_MATCH;
-    }
-    pos = end;
-  };
-
-  /** An element whose local name is allowed under `parent`; fills the reading. */
-  const element = (parent: string): void => {
-    const { qname, local } = openTag();
-    const allowed = CHILDREN[parent];
-    if (allowed === 'leaf' || allowed === undefined || !allowed.includes(local)) throw NO_MATCH;
-    const kind = CHILDREN[local]!;
-    if (kind === 'leaf') {
-      const from = pos;
-      while (pos < limit && text.charCodeAt(pos) !== LT) {
-        const c = text.charCodeAt(pos);
-        if (!isNumberChar(c) && !isSpace(c)) throw NO_MATCH;
-        pos++;
-      }
-      if (pos >= limit) throw pos >= text.length ? NEED_MORE : NO_MATCH;
-      const raw = text.slice(from, pos);
-      // Inner whitespace or a carriage return would read differently once the XML parser
-      // normalises line ends: leave those to it.
-      const s = raw.trim();
-      for (let i = 0; i < s.length; i++) if (!isNumberChar(s.charCodeAt(i))) throw NO_MATCH;
-      if (raw.includes('\r')) throw NO_MATCH;
-      closeTag(qname);
-      if (parent === 'timePeriod') {
-        if (local === 'start') reading.start = raw;
-        else reading.duration = raw;
-      } else if (parent === 'IntervalReading' && local === 'value') reading.value = raw;
-      else if (parent === 'ReadingQuality') reading.qualities.push(raw);
-      return;
-    }
-    for (;;) {
-      skipSpace();
-      if (text.charCodeAt(pos + 1) === SLASH) break;
-      element(local);
-    }
-    closeTag(qname);
-  };
-
-  try {
-    const { qname, local } = openTag();
-    if (local !== 'IntervalReading') return null;
-    for (;;) {
-      skipSpace();
-      if (pos + 1 >= limit) throw pos + 1 >= text.length ? NEED_MORE : NO_MATCH;
-      if (text.charCodeAt(pos + 1) === SLASH) break;
-      element('IntervalReading');
-    }
-    closeTag(qname);
-    return { reading, end: pos };
-  } catch (e) {
-    if (e === NO_MATCH) return null;
-    if (e === NEED_MORE) return MORE;
-    throw e;
+    const kind = kindOf(text);
+    const cFrom = nameFrom;
+    const cTo = nameTo;
+    if (kind === TIME_PERIOD || kind === READING_QUALITY) {
+      p = container(text, q, limit, kind, cFrom, cTo, r);
+    } else if (kind === VALUE || kind === COST) {
+      p = leaf(text, q, limit, cFrom, cTo);
+      if (p >= 0 && kind === VALUE) r.value = text.slice(q, leafEnd);
+    } else p = NO;
+    if (p < 0) break;
   }
+  if (p < 0) return p === NEED ? MORE : null;
+  return { reading: r, end: p };
 }
