@@ -222,6 +222,8 @@ export function matchIntervalReading(
   text: string,
   at: number,
 ): { reading: RawReading; end: number } | null | typeof MORE {
+  const compact = compactReading(text, at);
+  if (compact) return compact;
   const limit = Math.min(text.length, at + MAX_READING_CHARS);
   let p = openTag(text, at, limit);
   if (p < 0) return p === NEED ? MORE : null;
@@ -255,4 +257,47 @@ export function matchIntervalReading(
   }
   if (p < 0) return p === NEED ? MORE : null;
   return { reading: r, end: p };
+}
+
+// The compact shape most exporters write, without white space or prefixes:
+// <IntervalReading><timePeriod><duration>D</duration><start>S</start></timePeriod>
+// <value>V</value></IntervalReading>, with D, S and V digits (V may have a sign and a point).
+// A special case of the grammar above, checked with four comparisons.
+const C_OPEN = '<IntervalReading><timePeriod><duration>';
+const C_START = '</duration><start>';
+const C_VALUE = '</start></timePeriod><value>';
+const C_CLOSE = '</value></IntervalReading>';
+
+/** Digits (and, for a value, a sign and point) from p; returns where they stop. */
+function digitsFrom(text: string, p: number, signed: boolean): number {
+  const n = text.length;
+  if (signed && p < n && text.charCodeAt(p) === 45) p++;
+  while (p < n) {
+    const c = text.charCodeAt(p);
+    if ((c >= 48 && c <= 57) || (signed && c === 46)) p++;
+    else break;
+  }
+  return p;
+}
+
+function compactReading(text: string, at: number): { reading: RawReading; end: number } | null {
+  if (!text.startsWith(C_OPEN, at)) return null;
+  const d0 = at + C_OPEN.length;
+  const d1 = digitsFrom(text, d0, false);
+  if (!text.startsWith(C_START, d1)) return null;
+  const s0 = d1 + C_START.length;
+  const s1 = digitsFrom(text, s0, false);
+  if (!text.startsWith(C_VALUE, s1)) return null;
+  const v0 = s1 + C_VALUE.length;
+  const v1 = digitsFrom(text, v0, true);
+  if (!text.startsWith(C_CLOSE, v1)) return null;
+  return {
+    reading: {
+      duration: text.slice(d0, d1),
+      start: text.slice(s0, s1),
+      value: text.slice(v0, v1),
+      qualities: [],
+    },
+    end: v1 + C_CLOSE.length,
+  };
 }

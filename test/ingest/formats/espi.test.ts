@@ -491,6 +491,9 @@ describe('ESPI: readings read without the XML parser give what it gives', () => 
     '<!-- <IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>999</value></IntervalReading> -->',
     '<IntervalReading>\r\n<timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>18\r\n</value></IntervalReading>',
     '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>19</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>-1.5</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration>900</duration><start>{t}</start></timePeriod><value>2e1</value></IntervalReading>',
+    '<IntervalReading><timePeriod><duration></duration><start>{t}</start></timePeriod><value>1</value></IntervalReading>',
   ];
 
   function bigFeed(): string {
@@ -514,7 +517,9 @@ ${body}
     expect(fast.positions).toEqual(general.positions);
     expect(fast.rejections).toEqual(general.rejections);
     // Not an empty case: readings and rejections both, and the commented-out one is not read.
-    expect(fast.items.map((i) => i.value)).toEqual([10, 11, -25, 13, 14, 15, 16, 17, 18, 19]);
+    expect(fast.items.map((i) => i.value)).toEqual([
+      10, 11, -25, 13, 14, 15, 16, 17, 18, 19, -1.5, 20, 1,
+    ]);
     expect(fast.rejections).toHaveLength(6);
   });
 
