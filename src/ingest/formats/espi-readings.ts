@@ -263,10 +263,24 @@ export function matchIntervalReading(
 // <IntervalReading><timePeriod><duration>D</duration><start>S</start></timePeriod>
 // <value>V</value></IntervalReading>, with D, S and V digits (V may have a sign and a point).
 // A special case of the grammar above, checked with four comparisons.
-const C_OPEN = '<IntervalReading><timePeriod><duration>';
-const C_START = '</duration><start>';
-const C_VALUE = '</start></timePeriod><value>';
-const C_CLOSE = '</value></IntervalReading>';
+const C_OPEN = codes('<IntervalReading><timePeriod><duration>');
+const C_START = codes('</duration><start>');
+const C_VALUE = codes('</start></timePeriod><value>');
+const C_CLOSE = codes('</value></IntervalReading>');
+
+function codes(s: string): Uint16Array {
+  return Uint16Array.from(s, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Whether `text` holds `want` at p. A loop over character codes: String.prototype.startsWith
+ * looks up Symbol.match on its argument first, which costs more than these comparisons.
+ */
+function holdsAt(text: string, p: number, want: Uint16Array): boolean {
+  if (p + want.length > text.length) return false;
+  for (let i = 0; i < want.length; i++) if (text.charCodeAt(p + i) !== want[i]) return false;
+  return true;
+}
 
 /** Digits (and, for a value, a sign and point) from p; returns where they stop. */
 function digitsFrom(text: string, p: number, signed: boolean): number {
@@ -281,16 +295,16 @@ function digitsFrom(text: string, p: number, signed: boolean): number {
 }
 
 function compactReading(text: string, at: number): { reading: RawReading; end: number } | null {
-  if (!text.startsWith(C_OPEN, at)) return null;
+  if (!holdsAt(text, at, C_OPEN)) return null;
   const d0 = at + C_OPEN.length;
   const d1 = digitsFrom(text, d0, false);
-  if (!text.startsWith(C_START, d1)) return null;
+  if (!holdsAt(text, d1, C_START)) return null;
   const s0 = d1 + C_START.length;
   const s1 = digitsFrom(text, s0, false);
-  if (!text.startsWith(C_VALUE, s1)) return null;
+  if (!holdsAt(text, s1, C_VALUE)) return null;
   const v0 = s1 + C_VALUE.length;
   const v1 = digitsFrom(text, v0, true);
-  if (!text.startsWith(C_CLOSE, v1)) return null;
+  if (!holdsAt(text, v1, C_CLOSE)) return null;
   return {
     reading: {
       duration: text.slice(d0, d1),
