@@ -141,10 +141,15 @@ export interface ValidateOptions {
   indexBase?: number;
 }
 
+/**
+ * Validates one reading against its meter. The normalised reading is written into `into` when
+ * given (a caller validating millions of readings reuses one object), else into a new one.
+ */
 export function validateReading(
   item: ReadingInput,
   meter: MeterRef | undefined,
   opts: ValidateOptions,
+  into?: NormalizedReading,
 ): NormalizedReading | Omit<Rejection, 'index'> {
   const serial = item.meterSerial;
   if (!meter)
@@ -228,14 +233,23 @@ export function validateReading(
     }
     quality = item.quality;
   }
-  return {
-    meterId: meter.id,
-    channel: channelCode(channel),
-    ts,
-    intervalSeconds: meter.intervalSeconds,
-    value: value * toKwhFactor(unit),
-    quality,
-  };
+  if (!into) {
+    return {
+      meterId: meter.id,
+      channel: channelCode(channel),
+      ts,
+      intervalSeconds: meter.intervalSeconds,
+      value: value * toKwhFactor(unit),
+      quality,
+    };
+  }
+  into.meterId = meter.id;
+  into.channel = channelCode(channel);
+  into.ts = ts;
+  into.intervalSeconds = meter.intervalSeconds;
+  into.value = value * toKwhFactor(unit);
+  into.quality = quality;
+  return into;
 }
 
 /** A row-level rejection (without its position, which the caller adds). */
@@ -307,35 +321,52 @@ export function dayKey(meterId: number, channel: number, day: number): string {
 
 /** Groups validated readings into per meter-channel-day patches, keeping arrival order. */
 export function groupIntoPatches(readings: readonly NormalizedReading[]): DayPatch[] {
-  const byKey = new Map<string, DayPatch>();
+  const g = new PatchGrouper();
+  for (const r of readings) g.add(r);
+  return g.patches();
+}
+
+/**
+ * Collects validated readings into per meter-channel-day patches as they come (nothing of the
+ * reading is kept but its patch entry, so a caller may pass the same object each time).
+ */
+export class PatchGrouper {
+  private readonly byKey = new Map<string, DayPatch>();
   // Files list a meter's intervals together: most readings belong to the previous one's patch.
-  let last: DayPatch | undefined;
-  for (const r of readings) {
+  private last: DayPatch | undefined;
+
+  add(r: NormalizedReading): void {
     const day = Math.floor(r.ts / DAY_MS);
+    const last = this.last;
     let p =
       last && last.day === day && last.meterId === r.meterId && last.channel === r.channel
         ? last
         : undefined;
-    const key = p ? '' : dayKey(r.meterId, r.channel, day);
-    p ??= byKey.get(key);
     if (!p) {
-      p = {
-        meterId: r.meterId,
-        channel: r.channel,
-        day,
-        intervalsPerDay: 86400 / r.intervalSeconds,
-        entries: [],
-      };
-      byKey.set(key, p);
+      const key = dayKey(r.meterId, r.channel, day);
+      p = this.byKey.get(key);
+      if (!p) {
+        p = {
+          meterId: r.meterId,
+          channel: r.channel,
+          day,
+          intervalsPerDay: 86400 / r.intervalSeconds,
+          entries: [],
+        };
+        this.byKey.set(key, p);
+      }
+      this.last = p;
     }
-    last = p;
     p.entries.push({
       i: (r.ts - day * DAY_MS) / (r.intervalSeconds * 1000),
       value: r.value,
       quality: r.quality,
     });
   }
-  return [...byKey.values()];
+
+  patches(): DayPatch[] {
+    return [...this.byKey.values()];
+  }
 }
 
 export function emptyDayRow(patch: DayPatch): DayRow {

@@ -5,9 +5,10 @@
  */
 import { type ConnectionPool } from '@databases/pg';
 import {
+  type DayPatch,
   type DayRow,
-  groupIntoPatches,
   type MeterRef,
+  PatchGrouper,
   type NormalizedReading,
   type ReadingInput,
   type Rejection,
@@ -64,12 +65,15 @@ export class MeterResolver {
   }
 }
 
-/** Resolves the items' meters and validates each: row-level errors become rejections. */
+/**
+ * Resolves the items' meters and validates each: row-level errors become rejections, the rest
+ * are grouped into day patches as they pass (no object is kept per reading).
+ */
 export async function validateItems(
   resolver: MeterResolver,
   items: readonly ReadingInput[],
   opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
-): Promise<{ ok: NormalizedReading[]; rejections: Rejection[] }> {
+): Promise<{ patches: DayPatch[]; accepted: number; rejections: Rejection[] }> {
   // Files list a meter's rows together: collect each run's serial once.
   const serials = new Set<string>();
   let last: string | undefined;
@@ -77,18 +81,30 @@ export async function validateItems(
     if (item.meterSerial !== last) serials.add((last = item.meterSerial));
   }
   await resolver.resolve(serials);
-  const ok: NormalizedReading[] = [];
+  const grouper = new PatchGrouper();
+  const scratch: NormalizedReading = {
+    meterId: 0,
+    channel: 1,
+    ts: 0,
+    intervalSeconds: 0,
+    value: 0,
+    quality: 0,
+  };
   const rejections: Rejection[] = [];
+  let accepted = 0;
   let lastSerial: string | undefined;
   let meter: MeterRef | undefined;
   for (let k = 0; k < items.length; k++) {
     const item = items[k]!;
     if (item.meterSerial !== lastSerial) meter = resolver.get((lastSerial = item.meterSerial));
-    const r = validateReading(item, meter, opts);
+    const r = validateReading(item, meter, opts, scratch);
     if ('code' in r) rejections.push({ index: opts.indexes ? opts.indexes[k]! : k, ...r });
-    else ok.push(r);
+    else {
+      grouper.add(r);
+      accepted++;
+    }
   }
-  return { ok, rejections };
+  return { patches: grouper.patches(), accepted, rejections };
 }
 
 /**
@@ -108,8 +124,7 @@ export async function ingestChunk(
     vee?: boolean;
   },
 ): Promise<{ counts: IngestCounts; rejections: Rejection[] }> {
-  const { ok, rejections } = await validateItems(resolver, items, opts);
-  const patches = groupIntoPatches(ok);
+  const { patches, rejections } = await validateItems(resolver, items, opts);
   if (opts.vee === false || patches.length === 0) {
     const written = await writePatches(pool, patches, batchId);
     return { counts: { ...written, rejected: rejections.length }, rejections };

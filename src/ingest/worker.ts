@@ -7,7 +7,6 @@
 import os from 'node:os';
 import { type ConnectionPool } from '@databases/pg';
 import { type Logger } from '../logger';
-import { groupIntoPatches } from '../domain/readings';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
 import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
 import {
@@ -115,13 +114,12 @@ export class IngestWorker {
     }
     if (decoded) {
       const { items, positions } = decoded;
-      const { ok, rejections: invalid } = await validateItems(resolver, items, {
+      const { patches, rejections: invalid } = await validateItems(resolver, items, {
         now: this.opts.now ? this.opts.now() : Date.now(),
         clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,
         indexes: positions,
       });
       const rejections = decoded.rejections.length ? [...decoded.rejections, ...invalid] : invalid;
-      const patches = groupIntoPatches(ok);
       await ensurePartitions(
         this.pool,
         patches.map((p) => p.day),
