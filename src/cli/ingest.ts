@@ -19,7 +19,7 @@ import {
 } from '../ingest/formats';
 import { checkFormat, receiveFile, type ReceiveResult } from '../ingest/landing';
 import { resolveProfile } from '../ingest/profiles';
-import { IngestWorker } from '../ingest/worker';
+import { IngestWorker, type WorkerOptions } from '../ingest/worker';
 import { type Runtime } from '../runtime';
 import { fileRejections, filesByIds, type FileRecord } from '../storage/landing';
 import { threadEnv, threadPerCore, WorkerThreads } from '../ingest/threads';
@@ -144,11 +144,23 @@ function fileError(code: string | null | undefined, message: string): MeterdataE
  * Runs an in-process worker until the file is done or failed. It takes whatever the queue
  * hands it (other files' chunks too), and other workers may take this file's: both are fine.
  */
+/** The options of the `--wait` worker and of its extra threads. */
+function waitWorkerOptions(rt: Runtime, concurrency: number): WorkerOptions {
+  return {
+    name: `cli:${process.pid}`,
+    concurrency,
+    maxDeliveries: rt.config.maxDeliveries,
+    clockToleranceSeconds: rt.config.clockToleranceSeconds,
+    keepRejections: rt.config.keepRejections,
+    vee: rt.config.vee,
+    blockMs: 200,
+  };
+}
+
 async function followFile(
   rt: Runtime,
   fileId: number,
-  concurrency: number,
-  threads: number,
+  options: WorkerOptions,
   bar: Bar,
 ): Promise<FileRecord> {
   const [first] = await filesByIds(rt.db.pool, [fileId]);
@@ -161,18 +173,7 @@ async function followFile(
     phase: 'ingest',
     detail: `${fmtInt(file.chunksDone)}/${fmtInt(total)} chunks`,
   });
-  const options = {
-    name: `cli:${process.pid}`,
-    concurrency,
-    maxDeliveries: rt.config.maxDeliveries,
-    clockToleranceSeconds: rt.config.clockToleranceSeconds,
-    keepRejections: rt.config.keepRejections,
-    vee: rt.config.vee,
-    blockMs: 200,
-  };
   const worker = new IngestWorker(rt.db.pool, rt.queue, rt.logger, options);
-  // More threads take chunks of the same queue; they stop when the file is done.
-  const helpers = new WorkerThreads(threads - 1, threadEnv({}, rt.config), options, rt.logger);
   // The concurrent loops share one look-up at a time.
   let looking: Promise<boolean> | null = null;
   const until = (): Promise<boolean> =>
@@ -187,7 +188,6 @@ async function followFile(
   try {
     await worker.run(until);
   } finally {
-    await helpers.stop();
     bar?.stop();
   }
   return file;
@@ -205,127 +205,141 @@ export async function runIngestFile(
   await withRuntime(io, async (rt) => {
     const profile = early ?? (await resolveProfile(rt.db.pool, opts.profile));
     checkMeterOption(format, profile, opts.meter);
-    // Timed from here: opening the database is not ingest work.
-    const started = process.hrtime.bigint();
-    const bar = progressBar(io);
-    bar?.start(Math.max(size, 1), 0, { phase: 'land  ', detail: `0.0/${fmtMb(size)} MB` });
-    const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
-    let landed: ReceiveResult;
+    // With --wait, the worker's extra threads start before the landing: loading their modules
+    // and connecting overlaps it, and they take the file's chunks as soon as it is queued (and
+    // other files' chunks, as any worker would). They stop when the command ends.
+    const concurrency = opts.concurrency ?? (rt.db.embedded ? 1 : 2);
+    const threads = rt.db.embedded ? 1 : (opts.threads ?? threadPerCore());
+    const options = waitWorkerOptions(rt, concurrency);
+    const helpers = new WorkerThreads(
+      opts.wait ? threads - 1 : 0,
+      threadEnv({}, rt.config),
+      options,
+      rt.logger,
+    );
     try {
-      landed = await receiveFile(
-        rt.db.pool,
-        counted(stream, (n) => bar?.update(n, { detail: `${fmtMb(n)}/${fmtMb(size)} MB` })),
-        {
-          source: opts.source,
-          sourceSystem: opts.sourceSystem ?? null,
-          commPath: opts.commPath ?? null,
-          format,
-          profile: profile ?? null,
-          meter: opts.meter ?? null,
-          fileName: name,
-        },
-        {
-          maxBytes: rt.config.maxFileBytes,
-          chunkSize: rt.config.ingestChunkSize,
-          keepRejections: rt.config.keepRejections,
-          queue: rt.queue,
-        },
-      );
-    } finally {
-      bar?.stop();
-      stream.destroy();
-    }
-    const log = rt.logger.child({ fileId: landed.fileId, file });
-    if (landed.status === 'failed') {
-      // The file stays registered as failed (operators see it in ingestFiles); nothing of it
-      // was staged or stored.
-      log.info({ code: landed.errorCode, duplicate: landed.duplicate }, 'file failed');
-      throw fileError(
-        landed.errorCode,
-        landed.duplicate
-          ? `${name} was already received as file ${landed.fileId} and failed: ${landed.errorMessage ?? 'no reason recorded'}`
-          : (landed.errorMessage ?? 'the file could not be read'),
-      );
-    }
-    const duplicateLine = `${name} was already received as file ${landed.fileId}`;
+      // Timed from here: opening the database is not ingest work.
+      const started = process.hrtime.bigint();
+      const bar = progressBar(io);
+      bar?.start(Math.max(size, 1), 0, { phase: 'land  ', detail: `0.0/${fmtMb(size)} MB` });
+      const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+      let landed: ReceiveResult;
+      try {
+        landed = await receiveFile(
+          rt.db.pool,
+          counted(stream, (n) => bar?.update(n, { detail: `${fmtMb(n)}/${fmtMb(size)} MB` })),
+          {
+            source: opts.source,
+            sourceSystem: opts.sourceSystem ?? null,
+            commPath: opts.commPath ?? null,
+            format,
+            profile: profile ?? null,
+            meter: opts.meter ?? null,
+            fileName: name,
+          },
+          {
+            maxBytes: rt.config.maxFileBytes,
+            chunkSize: rt.config.ingestChunkSize,
+            keepRejections: rt.config.keepRejections,
+            queue: rt.queue,
+          },
+        );
+      } finally {
+        bar?.stop();
+        stream.destroy();
+      }
+      const log = rt.logger.child({ fileId: landed.fileId, file });
+      if (landed.status === 'failed') {
+        // The file stays registered as failed (operators see it in ingestFiles); nothing of it
+        // was staged or stored.
+        log.info({ code: landed.errorCode, duplicate: landed.duplicate }, 'file failed');
+        throw fileError(
+          landed.errorCode,
+          landed.duplicate
+            ? `${name} was already received as file ${landed.fileId} and failed: ${landed.errorMessage ?? 'no reason recorded'}`
+            : (landed.errorMessage ?? 'the file could not be read'),
+        );
+      }
+      const duplicateLine = `${name} was already received as file ${landed.fileId}`;
 
-    if (!opts.wait) {
-      log.info({ chunks: landed.chunks, duplicate: landed.duplicate }, 'file landed');
+      if (!opts.wait) {
+        log.info({ chunks: landed.chunks, duplicate: landed.duplicate }, 'file landed');
+        if (opts.json) {
+          writeLine(
+            io.stdout,
+            JSON.stringify({
+              fileId: landed.fileId,
+              status: landed.status,
+              duplicate: landed.duplicate,
+              items: landed.items,
+              chunks: landed.chunks,
+              parseRejected: landed.parseRejected,
+            }),
+          );
+        } else if (landed.duplicate) {
+          writeLine(io.stdout, `${duplicateLine} (status ${landed.status}): nothing changed`);
+        } else {
+          writeLine(
+            io.stdout,
+            (landed.items === null
+              ? `landed ${name} as file ${landed.fileId}: structure checked, ${plural(landed.chunks, 'chunk')} to parse; `
+              : `landed ${name} as file ${landed.fileId}: ${plural(landed.items, 'reading')} in ` +
+                `${plural(landed.chunks, 'chunk')}, ${fmtInt(landed.parseRejected)} rejected while parsing; `) +
+              (landed.chunks ? 'queued for the workers' : 'nothing to process'),
+          );
+        }
+        return;
+      }
+
+      const f = await followFile(rt, landed.fileId, options, bar);
+      if (f.status === 'failed') {
+        log.warn({ code: f.errorCode }, 'file failed while processing');
+        throw fileError(
+          f.errorCode,
+          `file ${f.id} (${name}) failed: ${f.errorMessage ?? 'no reason recorded'}`,
+        );
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const total = f.accepted + f.unchanged + f.changed + f.rejected;
+      const shown = await fileRejections(rt.db.pool, f.id, SHOWN_REJECTIONS);
+      const report: IngestFileReport = {
+        file,
+        fileId: f.id,
+        status: 'done',
+        duplicate: landed.duplicate,
+        accepted: f.accepted,
+        unchanged: f.unchanged,
+        changed: f.changed,
+        rejected: f.rejected,
+        seconds,
+        // A duplicate wrote nothing: no rate to speak of.
+        readingsPerSecond: landed.duplicate ? 0 : total / Math.max(seconds, 1e-3),
+        rejections: shown.map((r) => ({ line: r.position, code: r.code, message: r.message })),
+      };
+      log.info(
+        { accepted: f.accepted, rejected: f.rejected, duplicate: landed.duplicate },
+        'file ingested',
+      );
+      if (!landed.duplicate) printRejections(io, format, report.rejections, f.rejected);
       if (opts.json) {
         writeLine(
           io.stdout,
           JSON.stringify({
-            fileId: landed.fileId,
-            status: landed.status,
-            duplicate: landed.duplicate,
-            items: landed.items,
-            chunks: landed.chunks,
-            parseRejected: landed.parseRejected,
+            ...report,
+            seconds: Math.round(seconds * 1000) / 1000,
+            readingsPerSecond: Math.round(report.readingsPerSecond),
           }),
         );
       } else if (landed.duplicate) {
-        writeLine(io.stdout, `${duplicateLine} (status ${landed.status}): nothing changed`);
-      } else {
         writeLine(
           io.stdout,
-          (landed.items === null
-            ? `landed ${name} as file ${landed.fileId}: structure checked, ${plural(landed.chunks, 'chunk')} to parse; `
-            : `landed ${name} as file ${landed.fileId}: ${plural(landed.items, 'reading')} in ` +
-              `${plural(landed.chunks, 'chunk')}, ${fmtInt(landed.parseRejected)} rejected while parsing; `) +
-            (landed.chunks ? 'queued for the workers' : 'nothing to process'),
+          `${duplicateLine} (status ${f.status}): nothing changed; its counts: ${fmtCounts(f)}`,
         );
+      } else {
+        writeLine(io.stdout, formatIngestSummary(report));
       }
-      return;
-    }
-
-    const concurrency = opts.concurrency ?? (rt.db.embedded ? 1 : 2);
-    const threads = rt.db.embedded ? 1 : (opts.threads ?? threadPerCore());
-    const f = await followFile(rt, landed.fileId, concurrency, threads, bar);
-    if (f.status === 'failed') {
-      log.warn({ code: f.errorCode }, 'file failed while processing');
-      throw fileError(
-        f.errorCode,
-        `file ${f.id} (${name}) failed: ${f.errorMessage ?? 'no reason recorded'}`,
-      );
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const total = f.accepted + f.unchanged + f.changed + f.rejected;
-    const shown = await fileRejections(rt.db.pool, f.id, SHOWN_REJECTIONS);
-    const report: IngestFileReport = {
-      file,
-      fileId: f.id,
-      status: 'done',
-      duplicate: landed.duplicate,
-      accepted: f.accepted,
-      unchanged: f.unchanged,
-      changed: f.changed,
-      rejected: f.rejected,
-      seconds,
-      // A duplicate wrote nothing: no rate to speak of.
-      readingsPerSecond: landed.duplicate ? 0 : total / Math.max(seconds, 1e-3),
-      rejections: shown.map((r) => ({ line: r.position, code: r.code, message: r.message })),
-    };
-    log.info(
-      { accepted: f.accepted, rejected: f.rejected, duplicate: landed.duplicate },
-      'file ingested',
-    );
-    if (!landed.duplicate) printRejections(io, format, report.rejections, f.rejected);
-    if (opts.json) {
-      writeLine(
-        io.stdout,
-        JSON.stringify({
-          ...report,
-          seconds: Math.round(seconds * 1000) / 1000,
-          readingsPerSecond: Math.round(report.readingsPerSecond),
-        }),
-      );
-    } else if (landed.duplicate) {
-      writeLine(
-        io.stdout,
-        `${duplicateLine} (status ${f.status}): nothing changed; its counts: ${fmtCounts(f)}`,
-      );
-    } else {
-      writeLine(io.stdout, formatIngestSummary(report));
+    } finally {
+      await helpers.stop();
     }
   });
 }
