@@ -14,7 +14,7 @@ import { BENCH_AUTH } from './auth';
 import { run, runOk, startService, type Service } from './children';
 import { writeFleet, writeLargeCsv, type Fleet, type FleetFiles } from './data';
 import { waitForGraphql } from './load';
-import { createDatabase, pool, walLsn, walSince, type Cluster } from './postgres';
+import { createDatabase, dropDatabase, pool, walLsn, walSince, type Cluster } from './postgres';
 import { clusterCpuSeconds, cpuSeconds, peakRssBytes } from './procstat';
 import { type RedisServer } from './redis';
 import { type HeadendFormat, type HeadendRss, type HeadendRun, type SelfCheck } from './report';
@@ -543,15 +543,6 @@ export async function headendRun(
         log(`  dropping ${dbName}: ${err.message}`),
       );
     }
-  }
-}
-
-async function dropDatabase(cluster: Cluster, name: string): Promise<void> {
-  const admin = pool(cluster.urlFor('postgres'), 1);
-  try {
-    await admin.query(sql`DROP DATABASE IF EXISTS ${sql.ident(name)} WITH (FORCE)`);
-  } finally {
-    await admin.dispose();
   }
 }
 

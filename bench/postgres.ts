@@ -96,6 +96,16 @@ export async function createDatabase(cluster: Cluster, name: string): Promise<vo
 }
 
 /** psql against one database (client side: files named in \copy are read by this process' user). */
+/** Drops a database, closing whatever connections it still has. */
+export async function dropDatabase(cluster: Cluster, name: string): Promise<void> {
+  const admin = pool(cluster.urlFor('postgres'), 1);
+  try {
+    await admin.query(sql`DROP DATABASE IF EXISTS ${sql.ident(name)} WITH (FORCE)`);
+  } finally {
+    await admin.dispose();
+  }
+}
+
 export function psql(cluster: Cluster, database: string, command: string) {
   return runOk('psql', [
     '-X',

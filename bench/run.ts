@@ -43,6 +43,7 @@ import {
 import { copyCommand, naiveInstant, naiveSchemaSql, naiveTransformerSeries } from './naive';
 import {
   createDatabase,
+  dropDatabase,
   pool,
   psql,
   relationBytes,
@@ -229,9 +230,7 @@ async function ingestRounds(ctx: Ctx, first: IngestPair): Promise<void> {
         }
       } finally {
         await db.dispose();
-        const admin = pool(cluster.urlFor('postgres'), 1);
-        await admin.query(sql`DROP DATABASE IF EXISTS ${sql.ident(name)} WITH (FORCE)`);
-        await admin.dispose();
+        await dropDatabase(cluster, name);
       }
     }
     rounds.push(round);

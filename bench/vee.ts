@@ -18,7 +18,7 @@ import { DEFAULT_VEE_DAYS, DEFAULT_VEE_METERS, VEE_HISTORY_DAYS, type BenchOptio
 import { BENCH_AUTH } from './auth';
 import { runOk } from './children';
 import { CSV_HEADER, type Fleet } from './data';
-import { createDatabase, pool, walLsn, walSince, type Cluster } from './postgres';
+import { createDatabase, dropDatabase, pool, walLsn, walSince, type Cluster } from './postgres';
 import { type VeeAcceptance, type VeeIngestRun } from './report';
 import { lastJsonLine, log, round } from './util';
 
@@ -189,15 +189,19 @@ export async function veeIngestRun(
  * one's fresh tables (and the landing's copy of the file does not stay on disk).
  */
 async function dropUnlessKept(h: VeeEnv, database: string): Promise<void> {
-  const admin = pool(h.cluster.urlFor(h.opts.keep ? database : 'postgres'), 1);
   try {
-    if (h.opts.keep) await admin.query(sql`VACUUM ANALYZE`);
-    else await admin.query(sql`DROP DATABASE IF EXISTS ${sql.ident(database)} WITH (FORCE)`);
+    if (!h.opts.keep) await dropDatabase(h.cluster, database);
+    else {
+      const db = pool(h.cluster.urlFor(database), 1);
+      try {
+        await db.query(sql`VACUUM ANALYZE`);
+      } finally {
+        await db.dispose();
+      }
+    }
   } catch (err) {
     // Not worth failing a measured run over; the cluster goes away at the end anyway.
     log(`  could not ${h.opts.keep ? 'vacuum' : 'drop'} ${database}: ${(err as Error).message}`);
-  } finally {
-    await admin.dispose();
   }
 }
 

@@ -1,5 +1,5 @@
 import { sql } from '@databases/pg';
-import { receiveFile } from '../../src/ingest/landing';
+import { receiveFile, type ReceiveMeta, type ReceiveOptions } from '../../src/ingest/landing';
 import { IngestWorker } from '../../src/ingest/worker';
 import { type JobQueue } from '../../src/ingest/queue';
 import { filesByIds, fileRejections } from '../../src/storage/landing';
@@ -55,17 +55,26 @@ async function drain(workers: IngestWorker[], fileId: number): Promise<void> {
   await Promise.all(workers.map((w) => w.run(done)));
 }
 
+/** Lands `body` as a CSV from source "test" (1 MiB limit, the test queue) unless told otherwise. */
+function land(
+  body: string | AsyncIterable<Buffer>,
+  meta: Partial<ReceiveMeta> = {},
+  opts: Partial<ReceiveOptions> = {},
+) {
+  return receiveFile(
+    db.pool,
+    typeof body === 'string' ? bytes(body) : body,
+    { source: 'test', format: 'csv', ...meta },
+    { maxBytes: 1 << 20, queue, ...opts },
+  );
+}
+
 const worker = (name: string) =>
   new IngestWorker(db.pool, queue, silentLogger, { name, blockMs: 100, maxDeliveries: 3 });
 
 test('a file is landed, chunked, processed by the worker, and counted exactly', async () => {
   const body = csv('2025-06-01', 96, (i) => (i / 10).toFixed(1));
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, partBytes: Math.ceil(body.length / 4) + 1, queue },
-  );
+  const r = await land(body, {}, { partBytes: Math.ceil(body.length / 4) + 1 });
   // a line format: stored in line-aligned parts, each a chunk; items are counted when parsed
   expect(r).toMatchObject({ duplicate: false, status: 'received', items: null });
   expect(r.chunks).toBeGreaterThanOrEqual(4);
@@ -84,12 +93,7 @@ test('a file is landed, chunked, processed by the worker, and counted exactly', 
   expect(f!.sizeBytes).toBe(Buffer.byteLength(body));
   expect(await storedCount('M-2')).toBe(96);
 
-  const again = await receiveFile(
-    db.pool,
-    bytes(body, 100),
-    { source: 'other', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
+  const again = await land(bytes(body, 100), { source: 'other' });
   expect(again).toMatchObject({ duplicate: true, fileId: r.fileId });
   expect(await storedCount('M-2')).toBe(96);
 });
@@ -100,12 +104,7 @@ test('row-level errors are reported with their line numbers and the rest is kept
   lines[3] = lines[3]!.replace(',1.5,', ',NaN,');
   lines[5] = lines[5]!.replace('M-2,', 'NOPE,');
   body = lines.join('\n') + '\n';
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
+  const r = await land(body);
   await drain([worker('w1')], r.fileId);
   const [f] = await filesByIds(db.pool, [r.fileId]);
   expect(f).toMatchObject({ status: 'done', accepted: 6, rejected: 2 });
@@ -148,12 +147,7 @@ test("parts parsed apart keep the file's line numbers, behind a preamble and aro
     lines.push(row);
   }
   const body = lines.join('\n') + '\n';
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv', profile },
-    { maxBytes: 1 << 20, partBytes: 300, queue },
-  );
+  const r = await land(body, { profile }, { partBytes: 300 });
   expect(r.chunks).toBeGreaterThan(10);
   const [cut] = await db.pool.query(sql`
     SELECT count(*)::int AS n FROM ingest_file_part WHERE file_id = ${r.fileId}`);
@@ -179,12 +173,7 @@ test("parts parsed apart keep the file's line numbers, behind a preamble and aro
 
 test('records longer than a part: each part ends after the record that crosses its size', async () => {
   const body = csv('2025-06-09', 12, (i) => String(i));
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, partBytes: 20, queue },
-  );
+  const r = await land(body, {}, { partBytes: 20 });
   // every line (header included) is longer than 20 bytes: one record per part
   expect(r.chunks).toBe(13);
   await drain([worker('w1')], r.fileId);
@@ -205,12 +194,7 @@ test('a CMEP file in many parts: every reading once, line numbers exact', async 
       `MEPMD01,19970819,HES,S1,UTIL,R1,${stamp(t0 + 86_400_000)},M-1,OK,E,KWH,1,00000015,96,${triplets.join(',')}`,
     );
   }
-  const r = await receiveFile(
-    db.pool,
-    bytes(records.join('\n') + '\n'),
-    { source: 'test', format: 'cmep' },
-    { maxBytes: 1 << 20, partBytes: 6000, queue },
-  );
+  const r = await land(records.join('\n') + '\n', { format: 'cmep' }, { partBytes: 6000 });
   expect(r.chunks).toBeGreaterThan(5);
   await drain([worker('w1')], r.fileId);
   const [f] = await filesByIds(db.pool, [r.fileId]);
@@ -223,12 +207,7 @@ test('a structurally bad file is recorded as failed with nothing staged or store
   const before = await storedCount('M-2');
   const body =
     'meter_serial,channel,interval_start,value,unit\nM-2,delivered,2025-06-03T00:00:00Z,1,kWh\n';
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
+  const r = await land(body);
   expect(r.status).toBe('failed');
   expect(r.errorCode).toBe(ErrorCode.MISSING_COLUMN);
   const [{ n }] = await db.pool.query(
@@ -242,18 +221,8 @@ test('a structurally bad file is recorded as failed with nothing staged or store
 
 test('a failed file is not a duplicate: the same content may be sent again', async () => {
   const body = 'meter_serial,channel,value\nM-2,delivered,1\n';
-  const a = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
-  const b = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
+  const a = await land(body);
+  const b = await land(body);
   expect(a).toMatchObject({ status: 'failed', duplicate: false });
   expect(b).toMatchObject({ status: 'failed', duplicate: false });
   expect(b.fileId).not.toBe(a.fileId);
@@ -262,11 +231,10 @@ test('a failed file is not a duplicate: the same content may be sent again', asy
 test('a file over the size limit is refused and nothing is registered', async () => {
   const [{ n: before }] = await db.pool.query(sql`SELECT count(*)::int AS n FROM ingest_file`);
   await expect(
-    receiveFile(
-      db.pool,
-      bytes(csv('2025-06-04', 96, () => '1')),
-      { source: 'test', format: 'csv' },
-      { maxBytes: 1000, queue },
+    land(
+      csv('2025-06-04', 96, () => '1'),
+      {},
+      { maxBytes: 1000 },
     ),
   ).rejects.toMatchObject({ code: ErrorCode.FILE_TOO_LARGE });
   const [{ n: after }] = await db.pool.query(sql`SELECT count(*)::int AS n FROM ingest_file`);
@@ -277,12 +245,7 @@ test('two workers on one file: exact counts, no reading written twice', async ()
   const body =
     csv('2025-06-05', 96, (i) => String(i)) +
     csv('2025-06-05', 96, (i) => String(i), 'M-1').slice(HEADER.length);
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, partBytes: 500, queue },
-  );
+  const r = await land(body, {}, { partBytes: 500 });
   expect(r.chunks).toBeGreaterThanOrEqual(20);
   await drain([worker('a'), worker('b')], r.fileId);
   const [f] = await filesByIds(db.pool, [r.fileId]);
@@ -297,12 +260,7 @@ test('two workers on one file: exact counts, no reading written twice', async ()
 
 test('a redelivered chunk that is already done writes and counts nothing', async () => {
   const body = csv('2025-06-06', 4, () => '2');
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
+  const r = await land(body);
   const w = worker('w1');
   await drain([w], r.fileId);
   expect(await w.handle({ id: '', fileId: r.fileId, seq: 0 })).toBe('skipped');
@@ -312,12 +270,7 @@ test('a redelivered chunk that is already done writes and counts nothing', async
 
 test('a poison chunk is dead-lettered after the maximum deliveries and its file fails', async () => {
   const body = csv('2025-06-07', 4, () => '3');
-  const r = await receiveFile(
-    db.pool,
-    bytes(body),
-    { source: 'test', format: 'csv' },
-    { maxBytes: 1 << 20, queue },
-  );
+  const r = await land(body);
   // the stored part no longer inflates: every delivery fails
   await db.pool.query(
     sql`UPDATE ingest_file_part SET data = ${Buffer.from('not deflate')}, compressed = true WHERE file_id = ${r.fileId}`,

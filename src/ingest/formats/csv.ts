@@ -15,6 +15,7 @@ import {
 import {
   ChunkBuilder,
   DEFAULT_CHUNK_SIZE,
+  holdsAt,
   malformed,
   maxRecordBytesOf,
   parseDecimal,
@@ -190,16 +191,9 @@ function lastValueMemo<T>(f: (raw: string) => T): (raw: string) => T {
   };
 }
 
-/**
- * Whether text[start, end) is exactly `raw`: a loop over character codes, cheaper for these
- * short fields than String.prototype.startsWith (which looks up Symbol.match on its argument).
- */
+/** Whether text[start, end) is exactly `raw`. */
 function fieldIs(text: string, start: number, end: number, raw: string | undefined): boolean {
-  if (raw === undefined || end - start !== raw.length) return false;
-  for (let i = 0; i < raw.length; i++) {
-    if (text.charCodeAt(start + i) !== raw.charCodeAt(i)) return false;
-  }
-  return true;
+  return raw !== undefined && end - start === raw.length && holdsAt(text, start, raw);
 }
 
 /** Turns records into items for one file (holds the header mapping and the ordering state). */

@@ -11,6 +11,7 @@
  * Written as flat functions over character codes that return the next position (or NO / MORE),
  * with no closures or strings made except the numbers' text: it runs once per reading.
  */
+import { holdsAt } from './common';
 
 /** What the general reader collects for a reading (see EspiFeed). */
 export interface RawReading {
@@ -263,24 +264,10 @@ export function matchIntervalReading(
 // <IntervalReading><timePeriod><duration>D</duration><start>S</start></timePeriod>
 // <value>V</value></IntervalReading>, with D, S and V digits (V may have a sign and a point).
 // A special case of the grammar above, checked with four comparisons.
-const C_OPEN = codes('<IntervalReading><timePeriod><duration>');
-const C_START = codes('</duration><start>');
-const C_VALUE = codes('</start></timePeriod><value>');
-const C_CLOSE = codes('</value></IntervalReading>');
-
-function codes(s: string): Uint16Array {
-  return Uint16Array.from(s, (c) => c.charCodeAt(0));
-}
-
-/**
- * Whether `text` holds `want` at p. A loop over character codes: String.prototype.startsWith
- * looks up Symbol.match on its argument first, which costs more than these comparisons.
- */
-function holdsAt(text: string, p: number, want: Uint16Array): boolean {
-  if (p + want.length > text.length) return false;
-  for (let i = 0; i < want.length; i++) if (text.charCodeAt(p + i) !== want[i]) return false;
-  return true;
-}
+const C_OPEN = '<IntervalReading><timePeriod><duration>';
+const C_START = '</duration><start>';
+const C_VALUE = '</start></timePeriod><value>';
+const C_CLOSE = '</value></IntervalReading>';
 
 /** Digits (and, for a value, a sign and point) from p; returns where they stop. */
 function digitsFrom(text: string, p: number, signed: boolean): number {

@@ -40,9 +40,10 @@ const UOM_NAMES: Record<number, string> = {
   119: 'ft³',
   169: 'therm',
 };
-const INT_RE = /^[+-]?\d{1,15}$/;
-
-/** INT_RE.test(s), from character codes (it runs for every reading's start and duration). */
+/**
+ * An integer of at most 15 digits with an optional sign (/^[+-]?\d{1,15}$/), from character
+ * codes: it runs for every reading's start and duration.
+ */
 function isInt(s: string): boolean {
   const n = s.length;
   let i = n > 0 && (s.charCodeAt(0) === 43 || s.charCodeAt(0) === 45) ? 1 : 0;
@@ -127,7 +128,7 @@ const UP_PREFIX_RE = /^(.*\/?UsagePoint\/([^/]+))/;
 export function interpretReadingType(f: Partial<Record<ReadingTypeField, string>>): Interpretation {
   const num = (k: ReadingTypeField): number | undefined => {
     const s = f[k]?.trim();
-    return s !== undefined && INT_RE.test(s) ? Number(s) : undefined;
+    return s !== undefined && isInt(s) ? Number(s) : undefined;
   };
   const acc = num('accumulationBehaviour');
   if (acc === 1) {

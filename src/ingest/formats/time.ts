@@ -147,9 +147,10 @@ export function wallClockMs(
   if (day < 1 || day > daysIn(year, month)) return undefined;
   if (minute > 59 || second > 59 || ms > 999) return undefined;
   if (hour > 24 || (hour === 24 && (minute || second || ms))) return undefined;
-  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  // Date.UTC maps years 0-99 to 1900-1999.
-  return year < 100 ? new Date(t).setUTCFullYear(year) : t;
+  // Integer arithmetic rather than Date.UTC: it runs for every timestamp of a file, and it
+  // needs no correction for years 0-99 (which Date.UTC maps to 1900-1999).
+  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return seconds * 1000 + ms;
 }
 
 const ISO_RE =
@@ -219,14 +220,10 @@ export function canonicalInstant(s: string, start = 0, end = s.length): number |
     if (offsetMinutes > 14 * 60 || minutes > 59) return undefined;
     if (sign === 45) offsetMinutes = -offsetMinutes;
   }
-  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || year < 100) {
-    return undefined;
-  }
-  if (minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute || second))) {
-    return undefined;
-  }
-  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
-  return (seconds - offsetMinutes * 60) * 1000;
+  // Years before 100 are left to the general reading (which gives the same instant).
+  if (year < 100) return undefined;
+  const local = wallClockMs(year, month, day, hour, minute, second);
+  return local === undefined ? undefined : local - offsetMinutes * 60_000;
 }
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (integer arithmetic, no Date). */
@@ -301,18 +298,7 @@ export function parseCompactTimestamp(raw: string): number | undefined {
   const hour = twoDigitsAt(s, 8);
   const minute = twoDigitsAt(s, 10);
   if ((century | yy | month | day | hour | minute) < 0) return undefined;
-  const year = century * 100 + yy;
-  if (year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month)) {
-    if (minute > 59 || hour > 24 || (hour === 24 && minute)) return undefined;
-    return (daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60) * 1000;
-  }
-  return wallClockMs(
-    Number(s.slice(0, 4)),
-    Number(s.slice(4, 6)),
-    Number(s.slice(6, 8)),
-    Number(s.slice(8, 10)),
-    Number(s.slice(10, 12)),
-  );
+  return wallClockMs(century * 100 + yy, month, day, hour, minute);
 }
 
 // Luxon format strings. The common numeric tokens are compiled into a regular expression (luxon's
