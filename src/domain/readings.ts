@@ -286,8 +286,13 @@ export interface DayPatch {
   channel: 1 | 2;
   day: number;
   intervalsPerDay: number;
-  /** interval index, value (kWh), quality — in arrival order */
-  entries: Array<{ i: number; value: number; quality: number }>;
+  /**
+   * The readings in arrival order, as parallel columns (no object per reading): interval index
+   * in the day, value (kWh), quality code.
+   */
+  idx: number[];
+  values: number[];
+  quality: number[];
 }
 
 export type ChangeReason = 'corrected_resend' | 'late_actual' | 'edit' | 'revee';
@@ -351,17 +356,17 @@ export class PatchGrouper {
           channel: r.channel,
           day,
           intervalsPerDay: 86400 / r.intervalSeconds,
-          entries: [],
+          idx: [],
+          values: [],
+          quality: [],
         };
         this.byKey.set(key, p);
       }
       this.last = p;
     }
-    p.entries.push({
-      i: (r.ts - day * DAY_MS) / (r.intervalSeconds * 1000),
-      value: r.value,
-      quality: r.quality,
-    });
+    p.idx.push((r.ts - day * DAY_MS) / (r.intervalSeconds * 1000));
+    p.values.push(r.value);
+    p.quality.push(r.quality);
   }
 
   patches(): DayPatch[] {
@@ -406,14 +411,18 @@ export function mergeDay(
       `day ${patch.day} of meter ${patch.meterId} holds ${base.vals.length} intervals, the patch ${patch.intervalsPerDay}`,
     );
   }
-  const row: DayRow = {
-    ...base,
-    vals: base.vals.slice(),
-    quality: base.quality.slice(),
-    batches: base.batches.slice(),
-    batchIdx: base.batchIdx ? base.batchIdx.slice() : null,
-    versions: base.versions ? base.versions.slice() : null,
-  };
+  // A new day is built in place; a stored one is copied first (the caller keeps it).
+  const row: DayRow =
+    existing === undefined
+      ? base
+      : {
+          ...base,
+          vals: base.vals.slice(),
+          quality: base.quality.slice(),
+          batches: base.batches.slice(),
+          batchIdx: base.batchIdx ? base.batchIdx.slice() : null,
+          versions: base.versions ? base.versions.slice() : null,
+        };
   let accepted = 0;
   let unchanged = 0;
   let changed = 0;
@@ -436,41 +445,44 @@ export function mergeDay(
     if (row.batchIdx === null) row.batchIdx = new Uint16Array(row.vals.length);
     row.batchIdx[i] = s;
   };
-  for (const e of patch.entries) {
-    const old = row.vals[e.i];
+  for (let k = 0; k < patch.idx.length; k++) {
+    const i = patch.idx[k]!;
+    const value = patch.values[k]!;
+    const quality = patch.quality[k]!;
+    const old = row.vals[i];
     if (old === null || old === undefined) {
-      row.vals[e.i] = e.value;
-      row.quality[e.i] = e.quality;
-      setBatch(e.i);
+      row.vals[i] = value;
+      row.quality[i] = quality;
+      setBatch(i);
       accepted++;
       continue;
     }
-    const oldQuality = row.quality[e.i]!;
-    if (sameValue(old, e.value) && oldQuality === e.quality) {
+    const oldQuality = row.quality[i]!;
+    if (sameValue(old, value) && oldQuality === quality) {
       unchanged++;
       continue;
     }
-    const oldVersion = row.versions ? row.versions[e.i]! : 1;
-    const oldBatch = row.batches[row.batchIdx ? row.batchIdx[e.i]! : 0] ?? null;
+    const oldVersion = row.versions ? row.versions[i]! : 1;
+    const oldBatch = row.batches[row.batchIdx ? row.batchIdx[i]! : 0] ?? null;
     history.push({
       meterId: patch.meterId,
       channel: patch.channel,
-      ts: patch.day * DAY_MS + e.i * stepMs,
+      ts: patch.day * DAY_MS + i * stepMs,
       version: oldVersion,
       value: old,
       quality: oldQuality,
       batchId: oldBatch,
-      newValue: e.value,
-      newQuality: e.quality,
+      newValue: value,
+      newQuality: quality,
       reason:
         reasonOverride ??
-        (isSubstitute(oldQuality) && !isSubstitute(e.quality) ? 'late_actual' : 'corrected_resend'),
+        (isSubstitute(oldQuality) && !isSubstitute(quality) ? 'late_actual' : 'corrected_resend'),
     });
     if (!row.versions) row.versions = new Array<number>(row.vals.length).fill(1);
-    row.versions[e.i] = oldVersion + 1;
-    row.vals[e.i] = e.value;
-    row.quality[e.i] = e.quality;
-    setBatch(e.i);
+    row.versions[i] = oldVersion + 1;
+    row.vals[i] = value;
+    row.quality[i] = quality;
+    setBatch(i);
     changed++;
   }
   const dirty = accepted + changed > 0;

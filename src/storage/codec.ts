@@ -10,13 +10,54 @@ export function dateToEpochDay(d: string | Date): number {
   return Math.round(ms / 86_400_000);
 }
 
+const FRACTION_PAD = ['', '0', '00', '000'];
+
+/**
+ * The decimal text of a double, the same as String(v). Meter values carry at most four
+ * decimals, and those are written from integers (about three times faster than the general
+ * shortest-digits conversion); anything else goes that general way.
+ */
+export function decimalText(v: number): string {
+  const n = Math.round(v * 1e4);
+  if (n / 1e4 !== v || n >= 2 ** 31 || n <= -(2 ** 31)) return String(v);
+  const a = n < 0 ? -n : n;
+  const whole = Math.floor(a / 1e4);
+  let fraction = a - whole * 1e4;
+  const sign = n < 0 ? '-' : '';
+  if (fraction === 0) return sign + whole;
+  let places = 4;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    places--;
+  }
+  const digits = '' + fraction;
+  return sign + whole + '.' + FRACTION_PAD[places - digits.length]! + digits;
+}
+
 /** `{1.5,NULL,…}` — PostgreSQL rounds each element to float4. */
 export function realArrayLiteral(vals: ReadonlyArray<number | null>): string {
   let s = '{';
   for (let i = 0; i < vals.length; i++) {
     if (i) s += ',';
     const v = vals[i];
-    s += v === null || v === undefined ? 'NULL' : String(v);
+    s += v === null || v === undefined ? 'NULL' : decimalText(v);
+  }
+  return s + '}';
+}
+
+/**
+ * A text[] literal of the given elements (NULL for null), built in one pass: the driver would
+ * otherwise serialise the array itself, scanning every element twice for characters to escape.
+ */
+export function textArrayLiteral(elems: ReadonlyArray<string | null>): string {
+  let s = '{';
+  for (let i = 0; i < elems.length; i++) {
+    if (i) s += ',';
+    const e = elems[i];
+    if (e === null || e === undefined) s += 'NULL';
+    else if (e.includes('"') || e.includes('\\'))
+      s += '"' + e.replace(/[\\"]/g, (c) => '\\' + c) + '"';
+    else s += '"' + e + '"';
   }
   return s + '}';
 }

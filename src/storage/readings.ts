@@ -20,6 +20,7 @@ import {
   epochDayToDate,
   intArrayLiteral,
   realArrayLiteral,
+  textArrayLiteral,
 } from './codec';
 
 export interface WriteCounts {
@@ -89,12 +90,13 @@ function rowParams(rows: readonly DayRow[]) {
     meterIds: rows.map((r) => r.meterId),
     channels: rows.map((r) => r.channel),
     days: rows.map((r) => epochDayToDate(r.day)),
-    vals: rows.map((r) => realArrayLiteral(r.vals)),
-    quality: rows.map((r) => Buffer.from(r.quality).toString('hex')),
-    batches: rows.map((r) => intArrayLiteral(r.batches)!),
-    batchIdx: rows.map((r) => encodeBatchIdx(r)),
-    versions: rows.map((r) => intArrayLiteral(r.versions)),
-    veeFlags: rows.map((r) => intArrayLiteral(r.veeFlags)),
+    // Array-valued columns go as one text[] literal each, built here (see textArrayLiteral).
+    vals: textArrayLiteral(rows.map((r) => realArrayLiteral(r.vals))),
+    quality: textArrayLiteral(rows.map((r) => Buffer.from(r.quality).toString('hex'))),
+    batches: textArrayLiteral(rows.map((r) => intArrayLiteral(r.batches))),
+    batchIdx: textArrayLiteral(rows.map((r) => encodeBatchIdx(r))),
+    versions: textArrayLiteral(rows.map((r) => intArrayLiteral(r.versions))),
+    veeFlags: textArrayLiteral(rows.map((r) => intArrayLiteral(r.veeFlags))),
     version: rows.map((r) => r.version),
   };
 }

@@ -143,7 +143,7 @@ async function writeMethods(
     const step = DAY_MS / p.intervalsPerDay;
     const cur = byDay.get(p.day) ?? null;
     const next = cur ? cur.slice() : new Array<number>(p.intervalsPerDay).fill(0);
-    for (const e of p.entries) next[e.i] = codes?.get(p.day * DAY_MS + e.i * step) ?? 0;
+    for (const i of p.idx) next[i] = codes?.get(p.day * DAY_MS + i * step) ?? 0;
     upd.push({ p, codes: next.some((c) => c !== 0) ? next : null });
   }
   await tx.query(sql`

@@ -171,13 +171,13 @@ export interface VeeTarget {
 export function targetsOf(patches: readonly DayPatch[]): VeeTarget[] {
   const m = new Map<string, VeeTarget>();
   for (const p of patches) {
-    if (!p.entries.length) continue;
+    if (!p.idx.length) continue;
     const step = DAY_MS / p.intervalsPerDay;
     let lo = Infinity;
     let hi = -Infinity;
-    for (const e of p.entries) {
-      if (e.i < lo) lo = e.i;
-      if (e.i > hi) hi = e.i;
+    for (const i of p.idx) {
+      if (i < lo) lo = i;
+      if (i > hi) hi = i;
     }
     const from = p.day * DAY_MS + lo * step;
     const to = p.day * DAY_MS + (hi + 1) * step;

@@ -1,0 +1,74 @@
+import { sql } from '@databases/pg';
+import { decimalText, realArrayLiteral, textArrayLiteral } from '../../src/storage/codec';
+import { openTestDatabase, type TestDatabase } from '../helpers/db';
+
+// A deterministic spread of values: meter-like decimals of 0–4 places, negatives, integers,
+// and doubles that have no short decimal at all.
+function values(): number[] {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const out = [
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    0.0001,
+    -0.0001,
+    214748.3647,
+    -214748.3647,
+    1e12,
+    1 / 3,
+    0.1 + 0.2,
+  ];
+  for (let i = 0; i < 20_000; i++) {
+    const places = i % 5;
+    const scale = 10 ** places;
+    const v = Math.round((rnd() - 0.2) * 50_000 * scale) / scale;
+    out.push(v, v / 1000, rnd() * 1e6, -rnd());
+  }
+  return out;
+}
+
+test('decimalText writes every double exactly as String() does', () => {
+  const mismatches = values().filter((v) => decimalText(v) !== String(v));
+  expect(mismatches).toEqual([]);
+});
+
+test('realArrayLiteral writes nulls as NULL and values as their decimal text', () => {
+  expect(realArrayLiteral([1.5, null, -0.0625, 3])).toBe('{1.5,NULL,-0.0625,3}');
+  expect(realArrayLiteral([])).toBe('{}');
+});
+
+test('textArrayLiteral quotes every element and escapes quotes and backslashes', () => {
+  expect(textArrayLiteral(['{1,2}', null, 'a"b', 'c\\d', ''])).toBe(
+    '{"{1,2}",NULL,"a\\"b","c\\\\d",""}',
+  );
+  expect(textArrayLiteral([])).toBe('{}');
+});
+
+describe('against PostgreSQL', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+  });
+  afterAll(async () => db.close());
+
+  test('a text[] of real[] literals reads back as the same elements and float4 values', async () => {
+    const rows = [
+      [0.7054, null, 12.5],
+      [-1, 0.0001],
+      [1 / 3, 214748.3647],
+    ];
+    const elems = [...rows.map((r) => realArrayLiteral(r)), null, 'q"uo\\te'];
+    const [r] = await db.pool.query(sql`
+      SELECT (SELECT array_agg(x ORDER BY i) FROM unnest(${textArrayLiteral(elems)}::text[]) WITH ORDINALITY AS t(x, i)) AS texts,
+             (${textArrayLiteral(elems.slice(0, 3))}::text[])[1]::real[] AS first,
+             (${textArrayLiteral(elems.slice(0, 3))}::text[])[3]::real[] AS third`);
+    expect(r.texts).toEqual(elems);
+    // The driver reads real as its shortest float4 text: compare as float4.
+    const f4 = (xs: Array<number | null>) => xs.map((v) => (v === null ? null : Math.fround(v)));
+    expect(f4(r.first)).toEqual(f4(rows[0]!));
+    expect(f4(r.third)).toEqual(f4(rows[2]!));
+  });
+});
