@@ -5,7 +5,7 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { type ReadingInput } from '../domain/readings';
+import { ReadingColumns } from '../domain/reading-columns';
 
 const deflate = promisify(zlib.deflateRaw);
 const inflate = promisify(zlib.inflateRaw);
@@ -40,54 +40,66 @@ interface EncodedChunk {
 
 const PLAIN_DECIMAL = /^-?\d{1,9}(\.\d{1,6})?$/;
 
-export function encodeChunk(items: readonly ReadingInput[], positions: readonly number[]): Buffer {
+export function encodeChunk(cols: ReadingColumns): Buffer {
   const dict = new Map<string, number>();
-  const enc: EncodedChunk = { v: 2, d: [], m: [], c: [], u: [], t: [], i: [], x: [], q: [], p: [] };
+  const n = cols.length;
+  const enc: EncodedChunk = {
+    v: 2,
+    d: [],
+    m: new Array<number>(n),
+    c: new Array<number>(n),
+    u: new Array<number>(n),
+    t: new Array<number | string>(n),
+    i: cols.seconds,
+    x: new Array<number | string>(n),
+    q: [],
+    p: new Array<number>(n),
+  };
+  let lastString: string | undefined;
+  let lastRef = -1;
   const ref = (s: string): number => {
+    if (s === lastString) return lastRef;
     let k = dict.get(s);
     if (k === undefined) {
       k = enc.d.length;
       dict.set(s, k);
       enc.d.push(s);
     }
-    return k;
+    lastString = s;
+    return (lastRef = k);
   };
   let prevT = 0;
   let prevP = 0;
   let allValid = true;
-  for (let k = 0; k < items.length; k++) {
-    const it = items[k]!;
-    enc.m.push(ref(it.meterSerial));
-    enc.c.push(ref(it.channel));
-    enc.u.push(ref(it.unit));
-    if (typeof it.intervalStart === 'number') {
-      enc.t.push(it.intervalStart - prevT);
-      prevT = it.intervalStart;
+  for (let k = 0; k < n; k++) {
+    enc.m[k] = ref(cols.serial[k]!);
+    enc.c[k] = ref(cols.channel[k]!);
+    enc.u[k] = ref(cols.unit[k]!);
+    const start = cols.start[k]!;
+    if (typeof start === 'number') {
+      enc.t[k] = start - prevT;
+      prevT = start;
     } else {
-      enc.t.push(it.intervalStart);
+      enc.t[k] = start;
     }
-    enc.i.push(it.intervalSeconds);
     // Plain decimals travel as numbers (same value, fewer bytes); anything else stays a
     // string so validation still sees and rejects it as sent.
-    const v = it.value;
-    enc.x.push(typeof v === 'string' && v.length < 16 && PLAIN_DECIMAL.test(v) ? +v : v);
-    const q = it.quality ?? null;
-    if (q !== null) allValid = false;
-    enc.q.push(q);
-    const pos = positions[k] ?? k;
-    enc.p.push(pos - prevP);
+    const v = cols.value[k]!;
+    enc.x[k] = typeof v === 'string' && v.length < 16 && PLAIN_DECIMAL.test(v) ? +v : v;
+    if (cols.quality[k] !== null) allValid = false;
+    const pos = cols.position[k]!;
+    enc.p[k] = pos - prevP;
     prevP = pos;
   }
-  if (allValid) enc.q = [];
+  if (!allValid) enc.q = cols.quality;
   return Buffer.from(JSON.stringify(enc));
 }
 
-export function decodeChunk(buf: Buffer): { items: ReadingInput[]; positions: number[] } {
+export function decodeChunk(buf: Buffer): ReadingColumns {
   const enc = JSON.parse(buf.toString('utf8')) as EncodedChunk;
   if (enc.v !== 2 || !Array.isArray(enc.m)) throw new Error('unknown chunk encoding');
   const n = enc.m.length;
-  const items: ReadingInput[] = new Array(n);
-  const positions: number[] = new Array(n);
+  const cols = new ReadingColumns();
   let t = 0;
   let p = 0;
   for (let k = 0; k < n; k++) {
@@ -98,16 +110,16 @@ export function decodeChunk(buf: Buffer): { items: ReadingInput[]; positions: nu
       start = t;
     } else start = tk;
     p += enc.p[k]!;
-    positions[k] = p;
-    items[k] = {
-      meterSerial: enc.d[enc.m[k]!]!,
-      channel: enc.d[enc.c[k]!]!,
-      intervalStart: start,
-      intervalSeconds: enc.i[k]!,
-      value: enc.x[k]!,
-      unit: enc.d[enc.u[k]!]!,
-      quality: enc.q.length ? (enc.q[k] ?? null) : null,
-    };
+    cols.push(
+      enc.d[enc.m[k]!]!,
+      enc.d[enc.c[k]!]!,
+      start,
+      enc.i[k]!,
+      enc.x[k]!,
+      enc.d[enc.u[k]!]!,
+      enc.q.length ? (enc.q[k] ?? null) : null,
+      p,
+    );
   }
-  return { items, positions };
+  return cols;
 }

@@ -303,15 +303,15 @@ export async function receiveFile(
             meter: meta.meter ?? undefined,
           })) {
             await flushParts();
-            if (chunk.items.length) {
+            const n = chunk.readings.length;
+            if (n) {
               const seq = chunks++;
-              const n = chunk.items.length;
               await writes.push(
-                compress(encodeChunk(chunk.items, chunk.positions)).then((z) =>
+                compress(encodeChunk(chunk.readings)).then((z) =>
                   insertChunk(tx, fileId, seq, n, z, true),
                 ),
               );
-              items += chunk.items.length;
+              items += n;
             }
             if (chunk.rejections.length) {
               parseRejected += chunk.rejections.length;

@@ -24,6 +24,7 @@ import {
 } from '../storage/readings';
 import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
 import { meterRef, metersBySerials } from '../storage/topology';
+import { ReadingColumns } from '../domain/reading-columns';
 
 export interface IngestCounts extends WriteCounts {
   rejected: number;
@@ -66,22 +67,36 @@ export class MeterResolver {
 }
 
 /**
- * Resolves the items' meters and validates each: row-level errors become rejections, the rest
- * are grouped into day patches as they pass (no object is kept per reading).
+ * Resolves the readings' meters and validates each: row-level errors become rejections, the
+ * rest are grouped into day patches as they pass (no object is kept per reading). Rejection
+ * indexes are the columns' positions, or `opts.indexes` for items.
  */
 export async function validateItems(
   resolver: MeterResolver,
-  items: readonly ReadingInput[],
+  input: readonly ReadingInput[] | ReadingColumns,
   opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
 ): Promise<{ patches: DayPatch[]; accepted: number; rejections: Rejection[] }> {
+  const cols =
+    input instanceof ReadingColumns
+      ? input
+      : ReadingColumns.from(input, opts.indexes ?? input.map((_, k) => k));
+  const serialOf = cols.serial;
   // Files list a meter's rows together: collect each run's serial once.
   const serials = new Set<string>();
   let last: string | undefined;
-  for (const item of items) {
-    if (item.meterSerial !== last) serials.add((last = item.meterSerial));
+  for (let k = 0; k < serialOf.length; k++) {
+    if (serialOf[k] !== last) serials.add((last = serialOf[k]!));
   }
   await resolver.resolve(serials);
   const grouper = new PatchGrouper();
+  const item: ReadingInput = {
+    meterSerial: '',
+    channel: '',
+    intervalStart: 0,
+    intervalSeconds: 0,
+    value: 0,
+    unit: '',
+  };
   const scratch: NormalizedReading = {
     meterId: 0,
     channel: 1,
@@ -94,11 +109,11 @@ export async function validateItems(
   let accepted = 0;
   let lastSerial: string | undefined;
   let meter: MeterRef | undefined;
-  for (let k = 0; k < items.length; k++) {
-    const item = items[k]!;
+  for (let k = 0; k < cols.length; k++) {
+    cols.fill(k, item);
     if (item.meterSerial !== lastSerial) meter = resolver.get((lastSerial = item.meterSerial));
     const r = validateReading(item, meter, opts, scratch);
-    if ('code' in r) rejections.push({ index: opts.indexes ? opts.indexes[k]! : k, ...r });
+    if ('code' in r) rejections.push({ index: cols.position[k]!, ...r });
     else {
       grouper.add(r);
       accepted++;

@@ -27,7 +27,8 @@ import {
 } from '../storage/landing';
 import { decodeChunk, decompress } from './chunk-codec';
 import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
-import type { DayRow, ReadingInput, Rejection } from '../domain/readings';
+import type { DayRow, Rejection } from '../domain/readings';
+import { ReadingColumns } from '../domain/reading-columns';
 
 /** items per parser chunk while a part is parsed (a part is one transaction whatever its size) */
 const PART_CHUNK_ITEMS = 1 << 30;
@@ -102,22 +103,22 @@ export class IngestWorker {
     // holds it.
     const staged = await readChunk(this.pool, d.fileId, d.seq);
     let outcome: ChunkOutcome = 'skipped';
-    let decoded: { items: ReadingInput[]; positions: number[]; rejections: Rejection[] } | null =
-      null;
+    let decoded: { readings: ReadingColumns; rejections: Rejection[] } | null = null;
     if (staged && staged.status === 'pending' && staged.firstLine !== null) {
       decoded = await this.parsePart(d.fileId, d.seq, staged.firstLine);
     } else if (staged && staged.status === 'pending' && staged.payload) {
       decoded = {
-        ...decodeChunk(staged.compressed ? await decompress(staged.payload) : staged.payload),
+        readings: decodeChunk(
+          staged.compressed ? await decompress(staged.payload) : staged.payload,
+        ),
         rejections: [],
       };
     }
     if (decoded) {
-      const { items, positions } = decoded;
+      const items = decoded.readings;
       const { patches, rejections: invalid } = await validateItems(resolver, items, {
         now: this.opts.now ? this.opts.now() : Date.now(),
         clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,
-        indexes: positions,
       });
       const rejections = decoded.rejections.length ? [...decoded.rejections, ...invalid] : invalid;
       await ensurePartitions(
@@ -171,7 +172,7 @@ export class IngestWorker {
     fileId: number,
     seq: number,
     firstLine: number,
-  ): Promise<{ items: ReadingInput[]; positions: number[]; rejections: Rejection[] }> {
+  ): Promise<{ readings: ReadingColumns; rejections: Rejection[] }> {
     const f = await this.fileOf(fileId);
     const part = await readFilePart(this.pool, fileId, seq);
     if (!part) throw new Error(`file ${fileId} has no part ${seq}`);
@@ -183,23 +184,29 @@ export class IngestWorker {
       if (lead) yield lead;
       yield bytes;
     })();
-    const items: ReadingInput[] = [];
-    const positions: number[] = [];
+    let readings: ReadingColumns | null = null;
     const rejections: Rejection[] = [];
     for await (const c of f.parse(input, {
       chunkSize: PART_CHUNK_ITEMS,
       meter: f.meta.meterOverride ?? undefined,
     })) {
-      for (let i = 0; i < c.items.length; i++) {
-        if (c.positions[i]! <= skip) continue;
-        items.push(c.items[i]!);
-        positions.push(c.positions[i]! + delta);
+      // The preamble's own lines are a header: nothing of them is a reading of this part.
+      const cols = c.readings;
+      const pos = cols.position;
+      if (!readings && (skip === 0 || pos.length === 0 || pos[0]! > skip)) {
+        for (let k = 0; k < pos.length; k++) pos[k] = pos[k]! + delta;
+        readings = cols;
+      } else {
+        readings ??= new ReadingColumns();
+        for (let k = 0; k < pos.length; k++) {
+          if (pos[k]! > skip) readings.copyFrom(cols, k, pos[k]! + delta);
+        }
       }
       for (const r of c.rejections) {
         if (r.index > skip) rejections.push({ ...r, index: r.index + delta });
       }
     }
-    return { items, positions, rejections };
+    return { readings: readings ?? new ReadingColumns(), rejections };
   }
 
   private async fileOf(fileId: number): Promise<{ meta: FileParseMeta; parse: FormatParser }> {

@@ -348,18 +348,8 @@ function cmepRecord(
           `value ${JSON.stringify(rawValue)} is not a finite number${rawValue.trim() ? '' : ' (empty)'}`,
         );
       }
-      out.add(
-        {
-          meterSerial: meter,
-          channel: units.channel,
-          intervalStart: o.intervalEnd ? at - stepMs : at,
-          intervalSeconds: seconds,
-          value: scale(v),
-          unit: energy,
-          quality,
-        },
-        line,
-      );
+      const start = o.intervalEnd ? at - stepMs : at;
+      out.addReading(meter, units.channel, start, seconds, scale(v), energy, quality, line);
     } catch (e) {
       if (!(e instanceof TripletError)) throw e;
       out.reject(line, e.code, e.message, meter);

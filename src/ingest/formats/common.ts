@@ -4,6 +4,7 @@
  */
 import { ErrorCode, MeterdataError } from '../../errors';
 import { type ReadingInput, type Rejection, parseReadingValue } from '../../domain/readings';
+import { ReadingColumns } from '../../domain/reading-columns';
 import type { ParsedChunk } from './types';
 
 export const DEFAULT_CHUNK_SIZE = 20_000;
@@ -65,17 +66,50 @@ export function parseDecimal(raw: string, separator: '.' | ','): number | undefi
   return parseReadingValue(s.replace(',', '.'));
 }
 
-/** Collects items and rejections; hands them out in chunks of at most `size` items. */
+/**
+ * A parsed chunk over its columns. `items` (objects) are built on first use: the worker and
+ * the landing read the columns; tests and small callers read items.
+ */
+class ColumnChunk implements ParsedChunk {
+  private built: ReadingInput[] | null = null;
+  constructor(
+    readonly readings: ReadingColumns,
+    readonly rejections: Rejection[],
+    readonly bytesRead: number,
+  ) {}
+
+  get items(): ReadingInput[] {
+    return (this.built ??= this.readings.items());
+  }
+
+  get positions(): number[] {
+    return this.readings.position;
+  }
+}
+
+/** Collects readings and rejections; hands them out in chunks of at most `size` readings. */
 export class ChunkBuilder {
-  private items: ReadingInput[] = [];
-  private positions: number[] = [];
+  private cols = new ReadingColumns();
   private rejections: Rejection[] = [];
 
   constructor(private readonly size: number) {}
 
   add(item: ReadingInput, position: number): void {
-    this.items.push(item);
-    this.positions.push(position);
+    this.cols.pushItem(item, position);
+  }
+
+  /** Adds a reading from its fields (a parser's common path: no object per reading). */
+  addReading(
+    serial: string,
+    channel: string,
+    start: number | string,
+    seconds: number,
+    value: number | string,
+    unit: string,
+    quality: number | null | undefined,
+    position: number,
+  ): void {
+    this.cols.push(serial, channel, start, seconds, value, unit, quality, position);
   }
 
   reject(index: number, code: ErrorCode, message: string, meterSerial?: string): void {
@@ -84,31 +118,26 @@ export class ChunkBuilder {
     this.rejections.push(r);
   }
 
-  /** true once a chunk's worth of items (or of rejections, which are held too) is waiting */
+  /** true once a chunk's worth of readings (or of rejections, which are held too) is waiting */
   get full(): boolean {
-    return this.items.length + this.rejections.length >= this.size;
+    return this.cols.length + this.rejections.length >= this.size;
   }
 
   get empty(): boolean {
-    return this.items.length === 0 && this.rejections.length === 0;
+    return this.cols.length === 0 && this.rejections.length === 0;
   }
 
-  /** The next chunk: at most `size` items, and every rejection collected so far. */
+  /** The next chunk: at most `size` readings, and every rejection collected so far. */
   take(bytesRead: number): ParsedChunk {
-    let items = this.items;
-    let positions = this.positions;
-    if (items.length > this.size) {
-      this.items = items.slice(this.size);
-      this.positions = positions.slice(this.size);
-      items = items.slice(0, this.size);
-      positions = positions.slice(0, this.size);
-    } else {
-      this.items = [];
-      this.positions = [];
+    let readings: ReadingColumns;
+    if (this.cols.length > this.size) readings = this.cols.takeFirst(this.size);
+    else {
+      readings = this.cols;
+      this.cols = new ReadingColumns();
     }
     const rejections = this.rejections;
     this.rejections = [];
-    return { items, positions, rejections, bytesRead };
+    return new ColumnChunk(readings, rejections, bytesRead);
   }
 
   /** Yields full chunks (call after each piece of input). */

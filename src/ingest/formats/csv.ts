@@ -196,6 +196,13 @@ function fieldIs(text: string, start: number, end: number, raw: string | undefin
   return raw !== undefined && end - start === raw.length && holdsAt(text, start, raw);
 }
 
+/** Field bounds of a row read unsplit (see RowMapper.unsplitRow). */
+interface UnsplitLayout {
+  starts: Int32Array;
+  ends: Int32Array;
+  intervalEnd: boolean;
+}
+
 /** Turns records into items for one file (holds the header mapping and the ordering state). */
 class RowMapper {
   private layout: Layout | undefined;
@@ -320,25 +327,16 @@ class RowMapper {
     if (at0 === undefined) return false;
     const value = plainDecimal(text, starts[l.value]!, ends[l.value]!);
     if (value === undefined || Math.abs(value) > 1e12) return false;
-    const item: ReadingInput = {
-      meterSerial: meter,
-      channel,
-      intervalStart: fast.intervalEnd ? at0 - seconds * 1000 : at0,
-      intervalSeconds: seconds,
-      value,
-      unit: lastUnit.unit,
-    };
-    out.add(item, line);
+    const begins = fast.intervalEnd ? at0 - seconds * 1000 : at0;
+    out.addReading(meter, channel, begins, seconds, value, lastUnit.unit, null, line);
     return true;
   }
 
   /** set with the layout when the profile's rows can be read unsplit (see unsplitRow) */
-  private unsplit: { starts: Int32Array; ends: Int32Array; intervalEnd: boolean } | null = null;
+  private unsplit: UnsplitLayout | null = null;
   private lastMeter: string | undefined;
 
-  private unsplitLayout(
-    l: Layout,
-  ): { starts: Int32Array; ends: Int32Array; intervalEnd: boolean } | null {
+  private unsplitLayout(l: Layout): UnsplitLayout | null {
     const p = this.p;
     const simple =
       p.layout === 'long' &&
@@ -591,16 +589,7 @@ class RowMapper {
       const value = this.valueOf(f[l.value]!, u.seconds);
       const quality = this.qualityOf(f, l);
       const start = this.p.timestampConvention === 'interval_end' ? at - seconds * 1000 : at;
-      const item: ReadingInput = {
-        meterSerial: meter,
-        channel,
-        intervalStart: start,
-        intervalSeconds: seconds,
-        value,
-        unit: u.unit,
-      };
-      if (quality !== undefined) item.quality = quality;
-      out.add(item, line);
+      out.addReading(meter, channel, start, seconds, value, u.unit, quality, line);
     } catch (e) {
       if (!(e instanceof RowError)) throw e;
       out.reject(line, e.code, e.message, meter);

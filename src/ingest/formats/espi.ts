@@ -12,7 +12,7 @@
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { ErrorCode, isMeterdataError, type MeterdataError } from '../../errors';
 import { type Channel, type EnergyUnit, isQualityCode } from '../../domain/channel';
-import { parseReadingValue, type ReadingInput } from '../../domain/readings';
+import { parseReadingValue } from '../../domain/readings';
 import {
   ChunkBuilder,
   DEFAULT_CHUNK_SIZE,
@@ -689,15 +689,15 @@ class EspiFeed {
       // Several ReadingQuality elements: the first that is not "valid" describes the reading.
       if (quality === undefined || (quality === 0 && n !== 0)) quality = n;
     }
-    const item: ReadingInput = {
-      meterSerial: meter,
-      channel: interp.channel,
-      intervalStart: Number(start) * 1000,
-      intervalSeconds: duration,
-      value: interp.convert(v),
-      unit: interp.unit,
-    };
-    if (quality !== undefined) item.quality = quality;
-    this.out.add(item, position);
+    this.out.addReading(
+      meter,
+      interp.channel,
+      Number(start) * 1000,
+      duration,
+      interp.convert(v),
+      interp.unit,
+      quality,
+      position,
+    );
   }
 }

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, MeterdataError } from '../../errors';
 import type { ReadingInput, Rejection } from '../../domain/readings';
+import type { ReadingColumns } from '../../domain/reading-columns';
 import { type CmepOptions, checkCmepStructure, parseCmep } from './cmep';
 import { checkCsvStructure, csvParser } from './csv';
 import {
@@ -16,9 +17,12 @@ import {
 import { parseEspi } from './espi';
 
 export interface ParsedChunk {
-  items: ReadingInput[];
+  /** the readings, column-wise; `position` is each one's line number or record ordinal */
+  readings: ReadingColumns;
+  /** the same readings as objects (built on first use) */
+  readonly items: ReadingInput[];
   /** line number (CSV, CMEP) or IntervalReading ordinal (ESPI XML) of each item */
-  positions: number[];
+  readonly positions: number[];
   /** row-level format errors; `index` is the line number or record ordinal */
   rejections: Rejection[];
   /** input bytes consumed so far */
