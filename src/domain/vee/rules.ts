@@ -62,6 +62,37 @@ interface Ctx {
   outage: Uint8Array;
   history: () => HistoryView;
   skip: (reason: string) => void;
+  /** what one pass over the window found: rules skip their scans when it rules them out */
+  facts: WindowFacts;
+}
+
+interface WindowFacts {
+  /** intervals without a value */
+  missing: number;
+  /** intervals whose value is exactly 0 */
+  zeros: number;
+  /** lowest value (Infinity without values) */
+  min: number;
+  /** intervals whose quality is a substitute (estimated, edited…) */
+  substitutes: number;
+}
+
+function windowFacts(
+  values: ReadonlyArray<number | null>,
+  quality: ReadonlyArray<number | null>,
+): WindowFacts {
+  const f: WindowFacts = { missing: 0, zeros: 0, min: Infinity, substitutes: 0 };
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) f.missing++;
+    else {
+      if (v === 0) f.zeros++;
+      if (v < f.min) f.min = v;
+    }
+    const q = quality[i];
+    if (q !== null && q !== undefined && isSubstitute(q)) f.substitutes++;
+  }
+  return f;
 }
 
 type RuleFn<K extends RuleId> = (ctx: Ctx, params: RuleParamsMap[K]) => Found[];
@@ -109,6 +140,7 @@ function minutesOf(ctx: Ctx, intervals: number): number {
 // Rules
 
 const missing: RuleFn<'missing'> = (ctx, p: MissingParams) => {
+  if (ctx.facts.missing === 0) return [];
   const dueEnd = ctx.input.now - p.graceMinutes * MINUTE_MS;
   const runs = runsWhere(
     ctx.n,
@@ -197,6 +229,7 @@ const intervalAlignment: RuleFn<'interval_alignment'> = (ctx) => {
 
 const future: RuleFn<'future'> = (ctx, p: FutureParams) => {
   const limit = ctx.input.now + p.toleranceSeconds * 1000;
+  if (tsOf(ctx, ctx.n) <= limit) return []; // every interval ends by then
   return runsWhere(ctx.n, (i) => present(ctx.values[i]) && tsOf(ctx, i) + ctx.step > limit).map(
     (r) =>
       runFound(
@@ -211,6 +244,9 @@ const future: RuleFn<'future'> = (ctx, p: FutureParams) => {
 
 const preInstallation: RuleFn<'pre_installation'> = (ctx) => {
   const m = ctx.input.meter;
+  const inside =
+    ctx.start >= m.installedAt && (m.removedAt === null || tsOf(ctx, ctx.n) <= m.removedAt);
+  if (inside) return [];
   const before = runsWhere(
     ctx.n,
     (i) => present(ctx.values[i]) && tsOf(ctx, i) < m.installedAt,
@@ -271,7 +307,7 @@ const conflictingDuplicate: RuleFn<'conflicting_duplicate'> = (
 const negative: RuleFn<'negative'> = (ctx, p: NegativeParams) => {
   const out: Found[] = [];
   const channel = ctx.input.meter.channel;
-  if (channel === 'delivered' || p.checkReceived) {
+  if ((channel === 'delivered' || p.checkReceived) && ctx.facts.min < -p.toleranceKwh) {
     for (const r of runsWhere(ctx.n, (i) => {
       const v = ctx.values[i];
       return present(v) && v < -p.toleranceKwh;
@@ -314,6 +350,7 @@ const negative: RuleFn<'negative'> = (ctx, p: NegativeParams) => {
 
 const zeroRun: RuleFn<'zero_run'> = (ctx, p: ZeroRunParams) => {
   if (ctx.input.meter.channel === 'received' && !p.checkReceived) return [];
+  if (ctx.facts.zeros === 0) return [];
   const runs = runsWhere(ctx.n, (i) => {
     const q = ctx.quality[i];
     return ctx.values[i] === 0 && !ctx.outage[i] && !(present(q) && isSubstitute(q));
@@ -696,6 +733,7 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
 };
 
 const prolongedEstimation: RuleFn<'prolonged_estimation'> = (ctx, p: ProlongedEstimationParams) => {
+  if (ctx.facts.substitutes === 0) return []; // nothing estimated: no run, no share
   const estimated = (i: number): boolean => {
     const q = ctx.quality[i];
     return present(ctx.values[i]) && present(q) && isSubstitute(q);
@@ -881,6 +919,7 @@ export function runRules(input: VeeInput, ruleSet: RuleSet): VeeResult {
     outage: outageMask(series, input.outages),
     history: () => (history ??= buildHistory({ input, zone })),
     skip: (reason) => skipped.push({ rule: current, reason }),
+    facts: windowFacts(series.values, series.quality),
   };
   const failures: RuleFailure[] = [];
   for (const id of RULE_IDS) {
