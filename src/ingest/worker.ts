@@ -8,7 +8,7 @@ import os from 'node:os';
 import { type ConnectionPool } from '@databases/pg';
 import { type Logger } from '../logger';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
-import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
+import { cachedRuleSets, runVee, targetsOf, VeeMeterCache } from '../storage/vee';
 import {
   countDelivery,
   type FileParseMeta,
@@ -61,6 +61,8 @@ export class IngestWorker {
   readonly name: string;
   private readonly maxDeliveries: number;
   private readonly resolvers = new Map<number, MeterResolver>();
+  /** per file, like the resolvers: the meters' VEE view */
+  private readonly veeMeters = new Map<number, VeeMeterCache>();
   /** per file: its batch and how to parse its parts (one look-up per file) */
   private readonly files = new Map<number, { meta: FileParseMeta; parse: FormatParser }>();
   private stopping = false;
@@ -140,6 +142,7 @@ export class IngestWorker {
             await runVee(tx, targetsOf(patches), {
               known,
               ruleSets,
+              meterCache: this.veeMeterCacheFor(d.fileId),
               now: this.opts.now ? this.opts.now() : Date.now(),
               onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),
             });
@@ -230,8 +233,19 @@ export class IngestWorker {
     if (await finishFileIfComplete(this.pool, fileId)) {
       log.info('file done');
       this.resolvers.delete(fileId);
+      this.veeMeters.delete(fileId);
       this.files.delete(fileId);
     }
+  }
+
+  private veeMeterCacheFor(fileId: number): VeeMeterCache {
+    let c = this.veeMeters.get(fileId);
+    if (!c) {
+      if (this.veeMeters.size > 8) this.veeMeters.clear();
+      c = new VeeMeterCache();
+      this.veeMeters.set(fileId, c);
+    }
+    return c;
   }
 
   private resolverFor(fileId: number): MeterResolver {

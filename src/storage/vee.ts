@@ -159,6 +159,28 @@ export async function veeMeters(
   return out;
 }
 
+/**
+ * The VEE view of meters, remembered for the life of one ingest (a file in a worker, a batch),
+ * as the meters of its readings are: a chunk then costs no meter look-up of its own.
+ */
+export class VeeMeterCache {
+  private readonly known = new Map<number, VeeMeter>();
+
+  async get(db: Queryable, ids: readonly number[]): Promise<Map<number, VeeMeter>> {
+    const missing = ids.filter((id) => !this.known.has(id));
+    if (missing.length) {
+      for (const [id, m] of await veeMeters(db, missing)) this.known.set(id, m);
+      if (this.known.size > 100_000) this.known.clear();
+    }
+    const out = new Map<number, VeeMeter>();
+    for (const id of ids) {
+      const m = this.known.get(id);
+      if (m) out.set(id, m);
+    }
+    return out;
+  }
+}
+
 /** A meter-channel and the span [fromMs, toMs) of its intervals whose data changed. */
 export interface VeeTarget {
   meterId: number;
@@ -242,6 +264,8 @@ export async function runVee(
      * of the windows and their history are read back.
      */
     known?: readonly DayRow[];
+    /** meters already looked up by this ingest (default: looked up now) */
+    meterCache?: VeeMeterCache;
   },
 ): Promise<VeeRunCounts> {
   const counts: VeeRunCounts = {
@@ -252,10 +276,8 @@ export async function runVee(
     daysFlagged: 0,
   };
   if (!targets.length) return counts;
-  const meters = await veeMeters(
-    db,
-    targets.map((t) => t.meterId),
-  );
+  const ids = targets.map((t) => t.meterId);
+  const meters = opts.meterCache ? await opts.meterCache.get(db, ids) : await veeMeters(db, ids);
   const windows: Window[] = [];
   for (const t of targets) {
     const meter = meters.get(t.meterId);
