@@ -334,26 +334,48 @@ export async function runVee(
       }
     }
   }
-  if (ranges.m.length) {
-    const rowRecords: DayRowRecord[] = await db.query(sql`
-      SELECT r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day, r.vals::text AS vals,
-             r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags, r.version
-      FROM unnest(${ranges.m}::bigint[], ${ranges.c}::smallint[], ${ranges.f}::date[],
-                  ${ranges.l}::date[]) AS t(m, c, f, l)
-      JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l`);
-    for (const rec of rowRecords)
-      put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
+  // One round trip for both: the day rows (kind 'r') and the corrected resends of the
+  // windows (kind 'c', in ts and version order once sorted here).
+  const records: Array<
+    DayRowRecord & { kind: 'r' | 'c'; ts: number | null; value: number | null }
+  > = await db.query(sql`
+    SELECT 'r' AS kind, r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day,
+           r.vals::text AS vals, r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags,
+           r.version, NULL::float8 AS ts, NULL::real AS value
+    FROM unnest(${ranges.m}::bigint[], ${ranges.c}::smallint[], ${ranges.f}::date[],
+                ${ranges.l}::date[]) AS t(m, c, f, l)
+    JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l
+    UNION ALL
+    SELECT 'c', h.meter_id, h.channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.version,
+           (extract(epoch FROM h.ts) * 1000)::float8, h.value
+    FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
+                ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
+         AS t(m, c, f, l)
+    JOIN reading_history h ON h.meter_id = t.m AND h.channel = t.c
+      AND h.ts >= to_timestamp(t.f) AND h.ts < to_timestamp(t.l)
+    WHERE h.reason = 'corrected_resend' AND h.value IS NOT NULL`);
+  const conflictRecords: Array<{
+    meter_id: number;
+    channel: number;
+    ts: number;
+    version: number;
+    value: number;
+  }> = [];
+  for (const rec of records) {
+    if (rec.kind === 'r') put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
+    else
+      conflictRecords.push({
+        meter_id: Number(rec.meter_id),
+        channel: rec.channel,
+        ts: Number(rec.ts),
+        version: rec.version,
+        value: rec.value!,
+      });
   }
-  const conflictRecords: Array<{ meter_id: number; channel: number; ts: number; value: number }> =
-    await db.query(sql`
-      SELECT h.meter_id, h.channel, (extract(epoch FROM h.ts) * 1000)::float8 AS ts, h.value
-      FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
-                  ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
-           AS t(m, c, f, l)
-      JOIN reading_history h ON h.meter_id = t.m AND h.channel = t.c
-        AND h.ts >= to_timestamp(t.f) AND h.ts < to_timestamp(t.l)
-      WHERE h.reason = 'corrected_resend' AND h.value IS NOT NULL
-      ORDER BY h.meter_id, h.channel, h.ts, h.version`);
+  conflictRecords.sort(
+    (a, b) =>
+      a.meter_id - b.meter_id || a.channel - b.channel || a.ts - b.ts || a.version - b.version,
+  );
   const conflictsBy = new Map<string, Map<number, number[]>>();
   for (const c of conflictRecords) {
     const k = `${Number(c.meter_id)}:${c.channel}`;
@@ -446,40 +468,41 @@ export async function runVee(
     }
   }
 
-  if (flagUpdates.length) {
-    await db.query(sql`
-      UPDATE reading_day r SET vee_flags = t.vf::integer[]
-      FROM unnest(${flagUpdates.map((u) => u.meterId)}::bigint[], ${flagUpdates.map((u) => u.channel)}::smallint[],
-                  ${flagUpdates.map((u) => epochDayToDate(u.day))}::date[],
-                  ${flagUpdates.map((u) => intArrayLiteral(u.flags))}::text[]) AS t(m, c, d, vf)
-      WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d`);
-    counts.daysFlagged = flagUpdates.length;
-  }
-
   const keyM = exc.map((e) => e.w.t.meterId);
   const keyC = exc.map((e) => e.w.t.channel);
   const keyR = exc.map((e) => e.f.rule as string);
   const keyF = exc.map((e) => e.f.from / 1000);
   const keyT = exc.map((e) => e.f.to / 1000);
-  // Open exceptions inside a window that the run did not find again no longer fail.
-  const resolved = await db.query(sql`
-    UPDATE vee_exception e
-    SET status = 'resolved', decided_by = 'vee', decided_at = now(),
-        note = 'no longer fails when validated again'
-    FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
-                ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
-         AS w(m, c, f, l)
-    WHERE e.status = 'open' AND e.meter_id = w.m AND e.channel = w.c
-      AND e.from_ts >= to_timestamp(w.f) AND e.to_ts <= to_timestamp(w.l)
-      AND NOT EXISTS (
-        SELECT 1 FROM unnest(${keyM}::bigint[], ${keyC}::smallint[], ${keyR}::text[],
-                             ${keyF}::float8[], ${keyT}::float8[]) AS k(m, c, r, f, l)
-        WHERE k.m = e.meter_id AND k.c = e.channel AND k.r = e.rule
-          AND to_timestamp(k.f) = e.from_ts AND to_timestamp(k.l) = e.to_ts)
-    RETURNING e.id`);
-  counts.exceptionsResolved = resolved.length;
-  if (exc.length) {
-    const created = await db.query(sql`
+  // One statement writes the run's outcome: the flags, the resolution of open exceptions
+  // inside a window that the run did not find again, and the new exceptions (an open one
+  // that still fails, or an accepted one, is not raised again). The three touch disjoint rows
+  // (an exception is resolved only if it is not among the failures, inserted only if it is),
+  // so running them together is the same as running them in turn, one round trip instead of
+  // three.
+  const [written] = await db.query(sql`
+    WITH flagged AS (
+      UPDATE reading_day r SET vee_flags = t.vf::integer[]
+      FROM unnest(${flagUpdates.map((u) => u.meterId)}::bigint[], ${flagUpdates.map((u) => u.channel)}::smallint[],
+                  ${flagUpdates.map((u) => epochDayToDate(u.day))}::date[],
+                  ${flagUpdates.map((u) => intArrayLiteral(u.flags))}::text[]) AS t(m, c, d, vf)
+      WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
+      RETURNING 1
+    ), resolved AS (
+      UPDATE vee_exception e
+      SET status = 'resolved', decided_by = 'vee', decided_at = now(),
+          note = 'no longer fails when validated again'
+      FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
+                  ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
+           AS w(m, c, f, l)
+      WHERE e.status = 'open' AND e.meter_id = w.m AND e.channel = w.c
+        AND e.from_ts >= to_timestamp(w.f) AND e.to_ts <= to_timestamp(w.l)
+        AND NOT EXISTS (
+          SELECT 1 FROM unnest(${keyM}::bigint[], ${keyC}::smallint[], ${keyR}::text[],
+                               ${keyF}::float8[], ${keyT}::float8[]) AS k(m, c, r, f, l)
+          WHERE k.m = e.meter_id AND k.c = e.channel AND k.r = e.rule
+            AND to_timestamp(k.f) = e.from_ts AND to_timestamp(k.l) = e.to_ts)
+      RETURNING 1
+    ), created AS (
       INSERT INTO vee_exception
         (meter_id, channel, from_ts, to_ts, rule, severity, detail, data, rule_set_version)
       SELECT m, c, to_timestamp(f), to_timestamp(l), r, s, d, NULLIF(j, 'null')::jsonb, v
@@ -493,9 +516,14 @@ export async function runVee(
         WHERE e.meter_id = t.m AND e.channel = t.c AND e.rule = t.r AND e.status = 'accepted'
           AND e.from_ts = to_timestamp(t.f) AND e.to_ts = to_timestamp(t.l))
       ON CONFLICT (meter_id, channel, rule, from_ts, to_ts) WHERE status = 'open' DO NOTHING
-      RETURNING id`);
-    counts.exceptionsCreated = created.length;
-  }
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM flagged)::int AS flagged,
+           (SELECT count(*) FROM resolved)::int AS resolved,
+           (SELECT count(*) FROM created)::int AS created`);
+  counts.daysFlagged = Number(written.flagged);
+  counts.exceptionsResolved = Number(written.resolved);
+  counts.exceptionsCreated = Number(written.created);
   return counts;
 }
 
