@@ -448,6 +448,14 @@ export async function runVee(
     for (const row of inWindow) {
       if (row.vals.length * stepMs !== DAY_MS) continue;
       const dayStart = row.day * DAY_MS;
+      if (row.veeFlags === null) {
+        // The common case: nothing flagged before and nothing now (no array built).
+        const a = Math.max(0, (dayStart - w.fromMs) / stepMs);
+        const b = Math.min(result.flags.length, (dayStart - w.fromMs) / stepMs + row.vals.length);
+        let any = false;
+        for (let j = a; j < b && !any; j++) any = result.flags[j] !== 0;
+        if (!any) continue;
+      }
       const next = row.veeFlags ? row.veeFlags.slice() : new Array<number>(row.vals.length).fill(0);
       for (let i = 0; i < row.vals.length; i++) {
         const ts = dayStart + i * stepMs;
