@@ -1,3 +1,4 @@
+import os from 'node:os';
 /**
  * `meterdata worker`: consumes the ingest queue (Redis Streams with REDIS_URL, else the
  * in-process queue over the landing tables) until SIGINT / SIGTERM — or, with
@@ -12,13 +13,14 @@ import { type ChunkRef, type Delivery, type JobQueue, RedisQueue } from '../inge
 import { type Runtime } from '../runtime';
 import { filesByIds } from '../storage/landing';
 import { threadEnv, WorkerThreads } from '../ingest/threads';
+import { PartParser } from '../ingest/part-parser';
 import { type CliIo, fmtInt, writeLine } from './io';
 
 /** Consecutive empty takes, per concurrent consumer, after which `--exit-when-idle` stops. */
 const IDLE_TAKES = 3;
 
 export interface WorkerCliOptions {
-  /** default: 2 on PostgreSQL (one chunk parsed in Node while another commits), 1 embedded */
+  /** default: 1 embedded; on PostgreSQL 2, or 4 with a parse thread */
   concurrency?: number;
   /**
    * ingest worker threads in this process (default 1: a second thread per process buys about
@@ -26,6 +28,11 @@ export interface WorkerCliOptions {
    * are spare). Embedded: always 1.
    */
   threads?: number;
+  /**
+   * parse threads beside the worker thread (default 1 on PostgreSQL with more than one core,
+   * else 0): parsing parts moves to the core PostgreSQL leaves idle
+   */
+  parseThreads?: number;
   name?: string;
   exitWhenIdle?: boolean;
 }
@@ -115,6 +122,14 @@ class ReportingWorker extends IngestWorker {
   }
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError('expected a non-negative integer');
+  }
+  return n;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) {
@@ -144,7 +159,12 @@ export async function runWorker(
 ): Promise<void> {
   const started = Date.now();
   const queue = new IdleWatch(rt.queue);
-  const concurrency = o.concurrency ?? (rt.db.embedded ? 1 : 2);
+  // A parse thread pays where chunks overlap: PostgreSQL, more than one core.
+  const parseThreads = o.parseThreads ?? (!rt.db.embedded && os.availableParallelism() > 1 ? 1 : 0);
+  // Embedded: one chunk at a time (one connection). PostgreSQL: two, one parsed and merged in
+  // Node while the other commits; with parse threads, two more, so that parsing in its thread
+  // overlaps the main thread's work on the others.
+  const concurrency = o.concurrency ?? (rt.db.embedded ? 1 : 2 + 2 * Math.min(parseThreads, 1));
   if (!rt.db.embedded && concurrency > rt.config.poolSize) {
     rt.logger.warn(
       { concurrency, poolSize: rt.config.poolSize },
@@ -152,6 +172,7 @@ export async function runWorker(
     );
   }
   const republish = republishAfterSeconds(io.env);
+  const parser = new PartParser(parseThreads, rt.logger);
   const worker = new ReportingWorker(
     rt.db.pool,
     queue,
@@ -163,6 +184,7 @@ export async function runWorker(
       clockToleranceSeconds: rt.config.clockToleranceSeconds,
       keepRejections: rt.config.keepRejections,
       vee: rt.config.vee,
+      partParser: parser,
       ...(republish !== undefined ? { republishAfterSeconds: republish } : {}),
     },
     io.stdout,
@@ -200,6 +222,9 @@ export async function runWorker(
     io.stdout,
     `worker ${worker.name} consuming ${source} with concurrency ${concurrency}` +
       (threads.size ? ` in ${threads.size + 1} threads` : '') +
+      (parser.threads
+        ? `, parsing in ${parser.threads} parse thread${parser.threads > 1 ? 's' : ''}`
+        : '') +
       (o.exitWhenIdle ? '; exits when idle' : '; Ctrl+C to stop'),
   );
   try {
@@ -208,6 +233,7 @@ export async function runWorker(
     );
   } finally {
     await threads.stop();
+    await parser.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     io.signal?.removeEventListener('abort', onAbort);
@@ -238,13 +264,20 @@ export function registerWorker(
     )
     .option(
       '--concurrency <n>',
-      'chunks in flight at once in this process (default 2 on PostgreSQL, 1 embedded)',
+      'chunks in flight at once in this process (default 1 embedded; on PostgreSQL 2, or 4 ' +
+        'with a parse thread)',
       positiveInt,
     )
     .option(
       '--threads <n>',
       'ingest worker threads in this process, PostgreSQL only (default 1)',
       positiveInt,
+    )
+    .option(
+      '--parse-threads <n>',
+      'threads that parse stored parts beside the worker thread (default 1 on PostgreSQL with ' +
+        'more than one core, else 0: parse in the worker thread)',
+      nonNegativeInt,
     )
     .option('--name <name>', 'consumer name (default host:pid:random)')
     .option(

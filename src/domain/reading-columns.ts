@@ -6,7 +6,15 @@
  */
 import type { ReadingInput } from './readings';
 
-export class ReadingColumns {
+/** What validation reads from a set of readings, whichever form holds them. */
+export interface ReadingSource {
+  readonly length: number;
+  serialAt(k: number): string;
+  positionAt(k: number): number;
+  fill(k: number, into: ReadingInput): ReadingInput;
+}
+
+export class ReadingColumns implements ReadingSource {
   readonly serial: string[] = [];
   readonly channel: string[] = [];
   /** epoch ms, or the text as sent (validation parses or rejects it) */
@@ -27,6 +35,14 @@ export class ReadingColumns {
 
   get length(): number {
     return this.serial.length;
+  }
+
+  serialAt(k: number): string {
+    return this.serial[k]!;
+  }
+
+  positionAt(k: number): number {
+    return this.position[k]!;
   }
 
   push(
@@ -132,3 +148,117 @@ const FIELDS = [
   'quality',
   'position',
 ] as const;
+
+/**
+ * Readings in typed arrays, for passing between threads without copying: strings (serials,
+ * channels, units) as indexes into a small dictionary, numbers unboxed. A start or value sent
+ * as text (to be rejected by validation, with its text) travels in `texts`.
+ */
+export interface PackedReadings {
+  n: number;
+  dict: string[];
+  serial: Int32Array;
+  channel: Int32Array;
+  unit: Int32Array;
+  start: Float64Array;
+  seconds: Float64Array;
+  value: Float64Array;
+  /** NaN: none given */
+  quality: Float64Array;
+  position: Float64Array;
+  /** reading index → its start and value as sent, where either was text */
+  texts: Array<[number, number | string, number | string]>;
+}
+
+export function packReadings(c: ReadingColumns): PackedReadings {
+  const n = c.length;
+  const p: PackedReadings = {
+    n,
+    dict: [],
+    serial: new Int32Array(n),
+    channel: new Int32Array(n),
+    unit: new Int32Array(n),
+    start: new Float64Array(n),
+    seconds: new Float64Array(n),
+    value: new Float64Array(n),
+    quality: new Float64Array(n),
+    position: new Float64Array(n),
+    texts: [],
+  };
+  const refs = new Map<string, number>();
+  let lastString: string | undefined;
+  let lastRef = -1;
+  const ref = (s: string): number => {
+    if (s === lastString) return lastRef;
+    let r = refs.get(s);
+    if (r === undefined) {
+      r = p.dict.length;
+      refs.set(s, r);
+      p.dict.push(s);
+    }
+    lastString = s;
+    return (lastRef = r);
+  };
+  for (let k = 0; k < n; k++) {
+    p.serial[k] = ref(c.serial[k]!);
+    p.channel[k] = ref(c.channel[k]!);
+    p.unit[k] = ref(c.unit[k]!);
+    const start = c.start[k]!;
+    const value = c.value[k]!;
+    if (typeof start === 'number' && typeof value === 'number') {
+      p.start[k] = start;
+      p.value[k] = value;
+    } else p.texts.push([k, start, value]);
+    p.seconds[k] = c.seconds[k]!;
+    const q = c.quality[k];
+    p.quality[k] = q === null || q === undefined ? NaN : q;
+    p.position[k] = c.position[k]!;
+  }
+  return p;
+}
+
+/** The buffers of a packed set, for a postMessage transfer list. */
+export function packedBuffers(p: PackedReadings): ArrayBuffer[] {
+  return [p.serial, p.channel, p.unit, p.start, p.seconds, p.value, p.quality, p.position].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
+}
+
+/** A packed set read in place. */
+export class PackedSource implements ReadingSource {
+  private readonly texts: Map<number, [number | string, number | string]>;
+  constructor(private readonly p: PackedReadings) {
+    this.texts = new Map(p.texts.map(([k, s, v]) => [k, [s, v]]));
+  }
+
+  get length(): number {
+    return this.p.n;
+  }
+
+  serialAt(k: number): string {
+    return this.p.dict[this.p.serial[k]!]!;
+  }
+
+  positionAt(k: number): number {
+    return this.p.position[k]!;
+  }
+
+  fill(k: number, into: ReadingInput): ReadingInput {
+    const p = this.p;
+    into.meterSerial = p.dict[p.serial[k]!]!;
+    into.channel = p.dict[p.channel[k]!]!;
+    into.unit = p.dict[p.unit[k]!]!;
+    into.intervalSeconds = p.seconds[k]!;
+    const text = this.texts.size ? this.texts.get(k) : undefined;
+    if (text) {
+      into.intervalStart = text[0];
+      into.value = text[1];
+    } else {
+      into.intervalStart = p.start[k]!;
+      into.value = p.value[k]!;
+    }
+    const q = p.quality[k]!;
+    into.quality = Number.isNaN(q) ? null : q;
+    return into;
+  }
+}

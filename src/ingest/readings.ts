@@ -24,7 +24,7 @@ import {
 } from '../storage/readings';
 import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
 import { meterRef, metersBySerials } from '../storage/topology';
-import { ReadingColumns } from '../domain/reading-columns';
+import { ReadingColumns, type ReadingSource } from '../domain/reading-columns';
 
 export interface IngestCounts extends WriteCounts {
   rejected: number;
@@ -73,19 +73,18 @@ export class MeterResolver {
  */
 export async function validateItems(
   resolver: MeterResolver,
-  input: readonly ReadingInput[] | ReadingColumns,
+  input: readonly ReadingInput[] | ReadingSource,
   opts: { now: number; clockToleranceSeconds: number; indexes?: readonly number[] },
 ): Promise<{ patches: DayPatch[]; accepted: number; rejections: Rejection[] }> {
-  const cols =
-    input instanceof ReadingColumns
-      ? input
-      : ReadingColumns.from(input, opts.indexes ?? input.map((_, k) => k));
-  const serialOf = cols.serial;
+  const cols: ReadingSource = Array.isArray(input)
+    ? ReadingColumns.from(input, opts.indexes ?? input.map((_, k) => k))
+    : (input as ReadingSource);
   // Files list a meter's rows together: collect each run's serial once.
   const serials = new Set<string>();
   let last: string | undefined;
-  for (let k = 0; k < serialOf.length; k++) {
-    if (serialOf[k] !== last) serials.add((last = serialOf[k]!));
+  for (let k = 0; k < cols.length; k++) {
+    const serial = cols.serialAt(k);
+    if (serial !== last) serials.add((last = serial));
   }
   await resolver.resolve(serials);
   const grouper = new PatchGrouper();
@@ -113,7 +112,7 @@ export async function validateItems(
     cols.fill(k, item);
     if (item.meterSerial !== lastSerial) meter = resolver.get((lastSerial = item.meterSerial));
     const r = validateReading(item, meter, opts, scratch);
-    if ('code' in r) rejections.push({ index: cols.position[k]!, ...r });
+    if ('code' in r) rejections.push({ index: cols.positionAt(k), ...r });
     else {
       grouper.add(r);
       accepted++;

@@ -26,12 +26,11 @@ import {
   unqueuedChunks,
 } from '../storage/landing';
 import { decodeChunk, decompress } from './chunk-codec';
-import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
+import { type CsvProfile, type FormatName } from './formats';
+import { parsePart as parsePartInline, type PartJob, type PartParser } from './part-parser';
 import type { DayRow, Rejection } from '../domain/readings';
-import { ReadingColumns } from '../domain/reading-columns';
+import { type ReadingSource } from '../domain/reading-columns';
 
-/** items per parser chunk while a part is parsed (a part is one transaction whatever its size) */
-const PART_CHUNK_ITEMS = 1 << 30;
 import { MeterResolver, validateItems } from './readings';
 import { type Delivery, type JobQueue } from './queue';
 
@@ -52,6 +51,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /** run the VEE rules over each chunk's touched days, in its transaction (default true) */
   vee?: boolean;
+  /** parses stored parts (in parse threads); default: in this thread */
+  partParser?: PartParser;
   now?: () => number;
 }
 
@@ -64,7 +65,7 @@ export class IngestWorker {
   /** per file, like the resolvers: the meters' VEE view */
   private readonly veeMeters = new Map<number, VeeMeterCache>();
   /** per file: its batch and how to parse its parts (one look-up per file) */
-  private readonly files = new Map<number, { meta: FileParseMeta; parse: FormatParser }>();
+  private readonly files = new Map<number, { meta: FileParseMeta }>();
   private stopping = false;
   private lastSweep = 0;
 
@@ -105,7 +106,7 @@ export class IngestWorker {
     // holds it.
     const staged = await readChunk(this.pool, d.fileId, d.seq);
     let outcome: ChunkOutcome = 'skipped';
-    let decoded: { readings: ReadingColumns; rejections: Rejection[] } | null = null;
+    let decoded: { readings: ReadingSource; rejections: Rejection[] } | null = null;
     if (staged && staged.status === 'pending' && staged.firstLine !== null) {
       decoded = await this.parsePart(d.fileId, d.seq, staged.firstLine);
     } else if (staged && staged.status === 'pending' && staged.payload) {
@@ -166,63 +167,35 @@ export class IngestWorker {
     return outcome;
   }
 
-  /**
-   * Parses a chunk that is a stored part of a line-format file. A part after the first is
-   * parsed behind the file's preamble (its header), whose own lines are then dropped, and line
-   * numbers are shifted to the file's.
-   */
+  /** Parses a chunk that is a stored part of a line-format file (see part-parser.ts). */
   private async parsePart(
     fileId: number,
     seq: number,
     firstLine: number,
-  ): Promise<{ readings: ReadingColumns; rejections: Rejection[] }> {
+  ): Promise<{ readings: ReadingSource; rejections: Rejection[] }> {
     const f = await this.fileOf(fileId);
     const part = await readFilePart(this.pool, fileId, seq);
     if (!part) throw new Error(`file ${fileId} has no part ${seq}`);
-    const bytes = part.compressed ? await decompress(part.data) : part.data;
-    const lead = seq > 0 && f.meta.preamble ? f.meta.preamble : null;
-    const skip = lead ? f.meta.preambleLines : 0;
-    const delta = lead ? firstLine - skip - 1 : firstLine - 1;
-    const input = (async function* () {
-      if (lead) yield lead;
-      yield bytes;
-    })();
-    let readings: ReadingColumns | null = null;
-    const rejections: Rejection[] = [];
-    for await (const c of f.parse(input, {
-      chunkSize: PART_CHUNK_ITEMS,
-      meter: f.meta.meterOverride ?? undefined,
-    })) {
-      // The preamble's own lines are a header: nothing of them is a reading of this part.
-      const cols = c.readings;
-      const pos = cols.position;
-      if (!readings && (skip === 0 || pos.length === 0 || pos[0]! > skip)) {
-        for (let k = 0; k < pos.length; k++) pos[k] = pos[k]! + delta;
-        readings = cols;
-      } else {
-        readings ??= new ReadingColumns();
-        for (let k = 0; k < pos.length; k++) {
-          if (pos[k]! > skip) readings.copyFrom(cols, k, pos[k]! + delta);
-        }
-      }
-      for (const r of c.rejections) {
-        if (r.index > skip) rejections.push({ ...r, index: r.index + delta });
-      }
-    }
-    return { readings: readings ?? new ReadingColumns(), rejections };
+    const job: PartJob = {
+      format: f.meta.format as FormatName,
+      profile: f.meta.format === 'csv' && f.meta.profile ? (f.meta.profile as CsvProfile) : null,
+      meter: f.meta.meterOverride,
+      data: part.data,
+      compressed: part.compressed,
+      preamble: f.meta.preamble,
+      preambleLines: f.meta.preambleLines,
+      seq,
+      firstLine,
+    };
+    return this.opts.partParser ? this.opts.partParser.parse(job) : parsePartInline(job);
   }
 
-  private async fileOf(fileId: number): Promise<{ meta: FileParseMeta; parse: FormatParser }> {
+  private async fileOf(fileId: number): Promise<{ meta: FileParseMeta }> {
     let f = this.files.get(fileId);
     if (!f) {
       const meta = await fileParseMeta(this.pool, fileId);
       if (!meta) throw new Error(`file ${fileId} is not in the landing`);
-      const format = meta.format as FormatName;
-      const parse = parserFor(
-        format,
-        format === 'csv' && meta.profile ? (meta.profile as CsvProfile) : undefined,
-      );
-      f = { meta, parse };
+      f = { meta };
       if (this.files.size > 8) this.files.clear();
       this.files.set(fileId, f);
     }

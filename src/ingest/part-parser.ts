@@ -1,0 +1,190 @@
+/**
+ * Parsing a stored part of a line-format file (CSV, CMEP), in the worker's thread or in a
+ * parse thread beside it. A worker's main thread validates, merges, runs VEE and talks to the
+ * database; parsing is the largest share of its CPU and needs nothing of that, so a parse
+ * thread takes it to the core PostgreSQL leaves idle. Parsed readings come back packed in typed
+ * arrays, transferred without a copy.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import zlib from 'node:zlib';
+import type { Rejection } from '../domain/readings';
+import {
+  PackedSource,
+  ReadingColumns,
+  type PackedReadings,
+  type ReadingSource,
+} from '../domain/reading-columns';
+import type { Logger } from '../logger';
+import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
+
+const inflate = promisify(zlib.inflateRaw);
+
+/** items per parser chunk while a part is parsed (a part is one transaction whatever its size) */
+const PART_CHUNK_ITEMS = 1 << 30;
+
+export interface PartJob {
+  format: FormatName;
+  profile: CsvProfile | null;
+  meter: string | null;
+  /** the part's bytes as stored */
+  data: Uint8Array;
+  compressed: boolean;
+  /** the file's preamble (its header), parsed before every part after the first */
+  preamble: Uint8Array | null;
+  preambleLines: number;
+  seq: number;
+  /** the file line number of the part's first line */
+  firstLine: number;
+}
+
+export interface ParsedPart<R = ReadingColumns> {
+  readings: R;
+  rejections: Rejection[];
+}
+
+const parsers = new Map<string, FormatParser>();
+
+function parserOf(job: PartJob): FormatParser {
+  const key = `${job.format}:${job.profile ? JSON.stringify(job.profile) : ''}`;
+  let p = parsers.get(key);
+  if (!p) {
+    p = parserFor(job.format, job.format === 'csv' && job.profile ? job.profile : undefined);
+    if (parsers.size > 16) parsers.clear();
+    parsers.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * Parses one part. A part after the first is parsed behind the file's preamble, whose own
+ * lines are then dropped, and line numbers are shifted to the file's.
+ */
+export async function parsePart(job: PartJob): Promise<ParsedPart> {
+  const bytes = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
+  const body = job.compressed ? await inflate(bytes) : bytes;
+  const lead =
+    job.seq > 0 && job.preamble
+      ? Buffer.from(job.preamble.buffer, job.preamble.byteOffset, job.preamble.byteLength)
+      : null;
+  const skip = lead ? job.preambleLines : 0;
+  const delta = lead ? job.firstLine - skip - 1 : job.firstLine - 1;
+  const input = (async function* () {
+    if (lead) yield lead;
+    yield body;
+  })();
+  let readings: ReadingColumns | null = null;
+  const rejections: Rejection[] = [];
+  for await (const c of parserOf(job)(input, {
+    chunkSize: PART_CHUNK_ITEMS,
+    meter: job.meter ?? undefined,
+  })) {
+    // The preamble's own lines are a header: nothing of them is a reading of this part.
+    const cols = c.readings;
+    const pos = cols.position;
+    if (!readings && (skip === 0 || pos.length === 0 || pos[0]! > skip)) {
+      for (let k = 0; k < pos.length; k++) pos[k] = pos[k]! + delta;
+      readings = cols;
+    } else {
+      readings ??= new ReadingColumns();
+      for (let k = 0; k < pos.length; k++) {
+        if (pos[k]! > skip) readings.copyFrom(cols, k, pos[k]! + delta);
+      }
+    }
+    for (const r of c.rejections) {
+      if (r.index > skip) rejections.push({ ...r, index: r.index + delta });
+    }
+  }
+  return { readings: readings ?? new ReadingColumns(), rejections };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parse threads
+
+const ENTRY = path.join(__dirname, 'part-parse-thread.js');
+
+export type ThreadReply =
+  | { id: number; ok: true; packed: PackedReadings; rejections: Rejection[] }
+  | { id: number; ok: false; message: string };
+
+/**
+ * Each thread's heap: a part is at most a few MiB of text and its readings, so this is ample,
+ * and it keeps a parse thread's memory small beside the worker's.
+ */
+const THREAD_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 24 };
+
+interface Pending {
+  thread: Worker;
+  resolve: (r: ParsedPart<ReadingSource>) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Parses parts in `threads` parse threads (round robin), or in the calling thread when there
+ * are none: 0 asked, or no compiled entry (a test runner on the sources). A thread that dies
+ * fails its parts in flight (their chunks are retried) and later parts are parsed inline.
+ */
+export class PartParser {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private turn = 0;
+
+  constructor(
+    threads: number,
+    private readonly logger?: Logger,
+  ) {
+    if (threads <= 0 || !fs.existsSync(ENTRY)) return;
+    for (let i = 0; i < threads; i++) this.start();
+  }
+
+  get threads(): number {
+    return this.workers.length;
+  }
+
+  private start(): void {
+    const w = new Worker(ENTRY, { resourceLimits: THREAD_LIMITS });
+    w.unref();
+    w.on('message', (m: ThreadReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) for (const x of this.workers) x.unref();
+      if (m.ok) p.resolve({ readings: new PackedSource(m.packed), rejections: m.rejections });
+      else p.reject(new Error(m.message));
+    });
+    const gone = (why: string) => {
+      const at = this.workers.indexOf(w);
+      if (at < 0) return;
+      this.workers.splice(at, 1);
+      this.logger?.warn({ reason: why }, 'parse thread stopped; parsing in the worker thread');
+      // Its parts in flight fail; their chunks are retried.
+      for (const [id, p] of this.pending) {
+        if (p.thread !== w) continue;
+        this.pending.delete(id);
+        p.reject(new Error(`parse thread stopped: ${why}`));
+      }
+    };
+    w.on('error', (err) => gone(err.message));
+    w.on('exit', (code) => gone(`exit ${code}`));
+    this.workers.push(w);
+  }
+
+  async parse(job: PartJob): Promise<ParsedPart<ReadingSource>> {
+    if (this.workers.length === 0) return parsePart(job);
+    const w = this.workers[this.turn++ % this.workers.length]!;
+    const id = this.nextId++;
+    return new Promise<ParsedPart<ReadingSource>>((resolve, reject) => {
+      this.pending.set(id, { thread: w, resolve, reject });
+      w.ref();
+      w.postMessage({ id, job });
+    });
+  }
+
+  async close(): Promise<void> {
+    const all = this.workers.splice(0);
+    await Promise.all(all.map((w) => w.terminate()));
+  }
+}
