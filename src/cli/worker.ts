@@ -14,6 +14,7 @@ import { type Runtime } from '../runtime';
 import { filesByIds } from '../storage/landing';
 import { threadEnv, WorkerThreads } from '../ingest/threads';
 import { PartParser } from '../ingest/part-parser';
+import { HostWorkers } from '../ingest/host-workers';
 import { type CliIo, fmtInt, writeLine } from './io';
 
 /** Consecutive empty takes, per concurrent consumer, after which `--exit-when-idle` stops. */
@@ -172,7 +173,11 @@ export async function runWorker(
     );
   }
   const republish = republishAfterSeconds(io.env);
-  const parser = new PartParser(parseThreads, rt.logger);
+  // Parse threads run while this host has a core to spare: several worker processes on a
+  // small host parse in their own threads instead of competing for its cores.
+  const host = new HostWorkers();
+  host.register();
+  const parser = new PartParser(parseThreads, rt.logger, () => host.coreToSpare());
   const worker = new ReportingWorker(
     rt.db.pool,
     queue,
@@ -234,6 +239,7 @@ export async function runWorker(
   } finally {
     await threads.stop();
     await parser.close();
+    host.unregister();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     io.signal?.removeEventListener('abort', onAbort);

@@ -123,7 +123,8 @@ interface Pending {
 
 /**
  * Parses parts in `threads` parse threads (round robin), or in the calling thread when there
- * are none: 0 asked, or no compiled entry (a test runner on the sources). A thread that dies
+ * are none (0 asked, or no compiled entry: a test runner on the sources) or `offload` says
+ * no. A thread that dies
  * fails its parts in flight (their chunks are retried) and later parts are parsed inline.
  */
 export class PartParser {
@@ -135,6 +136,8 @@ export class PartParser {
   constructor(
     threads: number,
     private readonly logger?: Logger,
+    /** asked per part: false parses it in the calling thread (no core to spare right now) */
+    private readonly offload: () => boolean = () => true,
   ) {
     if (threads <= 0 || !fs.existsSync(ENTRY)) return;
     for (let i = 0; i < threads; i++) this.start();
@@ -173,7 +176,7 @@ export class PartParser {
   }
 
   async parse(job: PartJob): Promise<ParsedPart<ReadingSource>> {
-    if (this.workers.length === 0) return parsePart(job);
+    if (this.workers.length === 0 || !this.offload()) return parsePart(job);
     const w = this.workers[this.turn++ % this.workers.length]!;
     const id = this.nextId++;
     return new Promise<ParsedPart<ReadingSource>>((resolve, reject) => {

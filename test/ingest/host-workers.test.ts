@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HostWorkers } from '../../src/ingest/host-workers';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'md-host-workers-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('a registered worker counts itself, and others while their process lives', async () => {
+  const me = new HostWorkers(dir);
+  me.register();
+  const t0 = Date.now();
+  expect(me.count(t0)).toBe(1);
+
+  // Another live process registered beside it.
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+  try {
+    new HostWorkers(dir, other.pid!).register();
+    expect(me.count(t0 + 10)).toBe(1); // re-read at most once a second
+    expect(me.count(t0 + 2000)).toBe(2);
+    expect(new HostWorkers(dir).coreToSpare(2)).toBe(false);
+    expect(new HostWorkers(dir).coreToSpare(3)).toBe(true);
+  } finally {
+    other.kill('SIGKILL');
+    await new Promise((r) => other.once('exit', r));
+  }
+  // Gone without unregistering: its file is cleared at the next count.
+  expect(me.count(t0 + 4000)).toBe(1);
+  expect(fs.readdirSync(dir)).toEqual([String(process.pid)]);
+  me.unregister();
+  expect(fs.readdirSync(dir)).toEqual([]);
+});
+
+test('without its directory a worker counts alone', () => {
+  const w = new HostWorkers(path.join(dir, 'missing', '\0bad'));
+  w.register();
+  expect(w.count()).toBe(1);
+  expect(w.coreToSpare(2)).toBe(true);
+  expect(w.coreToSpare(1)).toBe(false);
+  w.unregister();
+});
