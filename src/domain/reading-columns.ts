@@ -185,24 +185,11 @@ export function packReadings(c: ReadingColumns): PackedReadings {
     position: new Float64Array(n),
     texts: [],
   };
-  const refs = new Map<string, number>();
-  let lastString: string | undefined;
-  let lastRef = -1;
-  const ref = (s: string): number => {
-    if (s === lastString) return lastRef;
-    let r = refs.get(s);
-    if (r === undefined) {
-      r = p.dict.length;
-      refs.set(s, r);
-      p.dict.push(s);
-    }
-    lastString = s;
-    return (lastRef = r);
-  };
+  const refs = new StringRefs(p.dict);
   for (let k = 0; k < n; k++) {
-    p.serial[k] = ref(c.serial[k]!);
-    p.channel[k] = ref(c.channel[k]!);
-    p.unit[k] = ref(c.unit[k]!);
+    p.serial[k] = refs.ref(c.serial[k]!);
+    p.channel[k] = refs.ref(c.channel[k]!);
+    p.unit[k] = refs.ref(c.unit[k]!);
     const start = c.start[k]!;
     const value = c.value[k]!;
     if (typeof start === 'number' && typeof value === 'number') {
@@ -215,6 +202,31 @@ export function packReadings(c: ReadingColumns): PackedReadings {
     p.position[k] = c.position[k]!;
   }
   return p;
+}
+
+/**
+ * Indexes of strings in a dictionary that grows as new ones come (serials, channels, units:
+ * a few per thousand readings). The string of the previous call is remembered, as readings
+ * of one meter come together.
+ */
+export class StringRefs {
+  private readonly index = new Map<string, number>();
+  private last: string | undefined;
+  private lastRef = -1;
+
+  constructor(readonly list: string[] = []) {}
+
+  ref(s: string): number {
+    if (s === this.last) return this.lastRef;
+    let r = this.index.get(s);
+    if (r === undefined) {
+      r = this.list.length;
+      this.index.set(s, r);
+      this.list.push(s);
+    }
+    this.last = s;
+    return (this.lastRef = r);
+  }
 }
 
 /** The buffers of a packed set, for a postMessage transfer list. */

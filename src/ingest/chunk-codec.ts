@@ -5,7 +5,7 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { ReadingColumns } from '../domain/reading-columns';
+import { ReadingColumns, StringRefs } from '../domain/reading-columns';
 
 const deflate = promisify(zlib.deflateRaw);
 const inflate = promisify(zlib.inflateRaw);
@@ -41,7 +41,6 @@ interface EncodedChunk {
 const PLAIN_DECIMAL = /^-?\d{1,9}(\.\d{1,6})?$/;
 
 export function encodeChunk(cols: ReadingColumns): Buffer {
-  const dict = new Map<string, number>();
   const n = cols.length;
   const enc: EncodedChunk = {
     v: 2,
@@ -55,19 +54,8 @@ export function encodeChunk(cols: ReadingColumns): Buffer {
     q: [],
     p: new Array<number>(n),
   };
-  let lastString: string | undefined;
-  let lastRef = -1;
-  const ref = (s: string): number => {
-    if (s === lastString) return lastRef;
-    let k = dict.get(s);
-    if (k === undefined) {
-      k = enc.d.length;
-      dict.set(s, k);
-      enc.d.push(s);
-    }
-    lastString = s;
-    return (lastRef = k);
-  };
+  const refs = new StringRefs(enc.d);
+  const ref = (s: string): number => refs.ref(s);
   let prevT = 0;
   let prevP = 0;
   let allValid = true;

@@ -349,7 +349,7 @@ function cmepRecord(
         );
       }
       const start = o.intervalEnd ? at - stepMs : at;
-      out.addReading(meter, units.channel, start, seconds, scale(v), energy, quality, line);
+      out.columns.push(meter, units.channel, start, seconds, scale(v), energy, quality, line);
     } catch (e) {
       if (!(e instanceof TripletError)) throw e;
       out.reject(line, e.code, e.message, meter);

@@ -98,18 +98,9 @@ export class ChunkBuilder {
     this.cols.pushItem(item, position);
   }
 
-  /** Adds a reading from its fields (a parser's common path: no object per reading). */
-  addReading(
-    serial: string,
-    channel: string,
-    start: number | string,
-    seconds: number,
-    value: number | string,
-    unit: string,
-    quality: number | null | undefined,
-    position: number,
-  ): void {
-    this.cols.push(serial, channel, start, seconds, value, unit, quality, position);
+  /** The columns being filled: a parser's common path pushes a reading's fields to them. */
+  get columns(): ReadingColumns {
+    return this.cols;
   }
 
   reject(index: number, code: ErrorCode, message: string, meterSerial?: string): void {

@@ -328,7 +328,7 @@ class RowMapper {
     const value = plainDecimal(text, starts[l.value]!, ends[l.value]!);
     if (value === undefined || Math.abs(value) > 1e12) return false;
     const begins = fast.intervalEnd ? at0 - seconds * 1000 : at0;
-    out.addReading(meter, channel, begins, seconds, value, lastUnit.unit, null, line);
+    out.columns.push(meter, channel, begins, seconds, value, lastUnit.unit, null, line);
     return true;
   }
 
@@ -589,7 +589,7 @@ class RowMapper {
       const value = this.valueOf(f[l.value]!, u.seconds);
       const quality = this.qualityOf(f, l);
       const start = this.p.timestampConvention === 'interval_end' ? at - seconds * 1000 : at;
-      out.addReading(meter, channel, start, seconds, value, u.unit, quality, line);
+      out.columns.push(meter, channel, start, seconds, value, u.unit, quality, line);
     } catch (e) {
       if (!(e instanceof RowError)) throw e;
       out.reject(line, e.code, e.message, meter);

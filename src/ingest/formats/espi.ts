@@ -689,7 +689,7 @@ class EspiFeed {
       // Several ReadingQuality elements: the first that is not "valid" describes the reading.
       if (quality === undefined || (quality === 0 && n !== 0)) quality = n;
     }
-    this.out.addReading(
+    this.out.columns.push(
       meter,
       interp.channel,
       Number(start) * 1000,
