@@ -402,12 +402,17 @@ export async function runVee(
     const all = [...byDay.values()];
     const inWindow = all.filter((r) => r.day >= Math.floor(w.fromMs / DAY_MS));
     const series = buildSeries(inWindow, w.fromMs, w.toMs, w.meter.intervalSeconds);
-    const history = buildSeries(
-      all.filter((r) => r.day < Math.ceil(w.fromMs / DAY_MS)),
-      w.fromMs - VEE_HISTORY_DAYS * DAY_MS,
-      w.fromMs,
-      w.meter.intervalSeconds,
-    );
+    const earlier = all.filter((r) => r.day < Math.ceil(w.fromMs / DAY_MS));
+    // No stored day before the window (a meter's first data): an empty history, which the
+    // rules read exactly as 28 days without values (every history threshold is ≥ 1 day).
+    const history = earlier.length
+      ? buildSeries(
+          earlier,
+          w.fromMs - VEE_HISTORY_DAYS * DAY_MS,
+          w.fromMs,
+          w.meter.intervalSeconds,
+        )
+      : { start: w.fromMs, intervalSeconds: w.meter.intervalSeconds, values: [], quality: [] };
     for (let i = 0; i < history.values.length; i++) {
       if (history.quality[i] === Quality.FAILED_VALIDATION) history.values[i] = null;
     }
