@@ -19,7 +19,7 @@ import {
 } from '../ingest/formats';
 import { checkFormat, receiveFile, type ReceiveResult } from '../ingest/landing';
 import { resolveProfile } from '../ingest/profiles';
-import { IngestWorker, type WorkerOptions } from '../ingest/worker';
+import { configuredWorkerOptions, IngestWorker, type WorkerOptions } from '../ingest/worker';
 import { type Runtime } from '../runtime';
 import { fileRejections, filesByIds, type FileRecord } from '../storage/landing';
 import { threadEnv, threadPerCore, WorkerThreads } from '../ingest/threads';
@@ -140,23 +140,20 @@ function fileError(code: string | null | undefined, message: string): MeterdataE
       });
 }
 
-/**
- * Runs an in-process worker until the file is done or failed. It takes whatever the queue
- * hands it (other files' chunks too), and other workers may take this file's: both are fine.
- */
 /** The options of the `--wait` worker and of its extra threads. */
 function waitWorkerOptions(rt: Runtime, concurrency: number): WorkerOptions {
   return {
+    ...configuredWorkerOptions(rt.config),
     name: `cli:${process.pid}`,
     concurrency,
-    maxDeliveries: rt.config.maxDeliveries,
-    clockToleranceSeconds: rt.config.clockToleranceSeconds,
-    keepRejections: rt.config.keepRejections,
-    vee: rt.config.vee,
     blockMs: 200,
   };
 }
 
+/**
+ * Runs an in-process worker until the file is done or failed. It takes whatever the queue
+ * hands it (other files' chunks too), and other workers may take this file's: both are fine.
+ */
 async function followFile(
   rt: Runtime,
   fileId: number,

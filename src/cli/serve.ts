@@ -8,7 +8,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
-import { IngestWorker } from '../ingest/worker';
+import { configuredWorkerOptions, IngestWorker } from '../ingest/worker';
 import { openRuntime } from '../runtime';
 import type { ServerHandle } from '../server';
 import {
@@ -156,12 +156,9 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
     if (opts.worker !== false) {
       const concurrency = opts.workerConcurrency ?? 1;
       const w = new IngestWorker(rt.db.pool, rt.queue, logger.child({ component: 'worker' }), {
+        ...configuredWorkerOptions(config),
         name: `serve:${process.pid}`,
         concurrency,
-        maxDeliveries: config.maxDeliveries,
-        clockToleranceSeconds: config.clockToleranceSeconds,
-        keepRejections: config.keepRejections,
-        vee: config.vee,
         blockMs: 500,
       });
       worker = {

@@ -1,4 +1,3 @@
-import os from 'node:os';
 /**
  * `meterdata worker`: consumes the ingest queue (Redis Streams with REDIS_URL, else the
  * in-process queue over the landing tables) until SIGINT / SIGTERM — or, with
@@ -6,9 +5,15 @@ import os from 'node:os';
  * Any number of workers, in any number of processes, share the work.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import os from 'node:os';
 import { type ConnectionPool } from '@databases/pg';
 import { type Logger } from '../logger';
-import { type ChunkOutcome, IngestWorker, type WorkerOptions } from '../ingest/worker';
+import {
+  type ChunkOutcome,
+  configuredWorkerOptions,
+  IngestWorker,
+  type WorkerOptions,
+} from '../ingest/worker';
 import { type ChunkRef, type Delivery, type JobQueue, RedisQueue } from '../ingest/queue';
 import { type Runtime } from '../runtime';
 import { filesByIds } from '../storage/landing';
@@ -178,20 +183,19 @@ export async function runWorker(
   const host = new HostWorkers();
   host.register();
   const parser = new PartParser(parseThreads, rt.logger, () => host.coreToSpare());
+  // The same options for this thread's worker and the extra threads' (which read MD_VEE from
+  // their own configuration, the same environment).
+  const options: WorkerOptions = {
+    ...configuredWorkerOptions(rt.config),
+    ...(o.name ? { name: o.name } : {}),
+    concurrency,
+    ...(republish !== undefined ? { republishAfterSeconds: republish } : {}),
+  };
   const worker = new ReportingWorker(
     rt.db.pool,
     queue,
     rt.logger,
-    {
-      ...(o.name ? { name: o.name } : {}),
-      concurrency,
-      maxDeliveries: rt.config.maxDeliveries,
-      clockToleranceSeconds: rt.config.clockToleranceSeconds,
-      keepRejections: rt.config.keepRejections,
-      vee: rt.config.vee,
-      partParser: parser,
-      ...(republish !== undefined ? { republishAfterSeconds: republish } : {}),
-    },
+    { ...options, partParser: parser },
     io.stdout,
   );
   const stop = (why: string) => {
@@ -201,14 +205,7 @@ export async function runWorker(
   const threads = new WorkerThreads(
     rt.db.embedded ? 0 : (o.threads ?? 1) - 1,
     threadEnv(io.env ?? {}, rt.config),
-    {
-      ...(o.name ? { name: o.name } : {}),
-      concurrency,
-      maxDeliveries: rt.config.maxDeliveries,
-      clockToleranceSeconds: rt.config.clockToleranceSeconds,
-      keepRejections: rt.config.keepRejections,
-      ...(republish !== undefined ? { republishAfterSeconds: republish } : {}),
-    },
+    options,
     rt.logger,
     (fileId, outcome) => void worker.threadHandled(fileId, outcome),
   );

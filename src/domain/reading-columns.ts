@@ -92,16 +92,8 @@ export class ReadingColumns implements ReadingSource {
 
   /** Reading `k` as an object; `quality` is present only when the source gave one. */
   item(k: number): ReadingInput {
-    const item: ReadingInput = {
-      meterSerial: this.serial[k]!,
-      channel: this.channel[k]!,
-      intervalStart: this.start[k]!,
-      intervalSeconds: this.seconds[k]!,
-      value: this.value[k]!,
-      unit: this.unit[k]!,
-    };
-    const q = this.quality[k];
-    if (q !== null && q !== undefined) item.quality = q;
+    const item = this.fill(k, {} as ReadingInput);
+    if (item.quality === null) delete item.quality;
     return item;
   }
 
@@ -125,16 +117,7 @@ export class ReadingColumns implements ReadingSource {
 
   /** Appends reading `k` of `from`, at another position. */
   copyFrom(from: ReadingColumns, k: number, position: number): void {
-    this.push(
-      from.serial[k]!,
-      from.channel[k]!,
-      from.start[k]!,
-      from.seconds[k]!,
-      from.value[k]!,
-      from.unit[k]!,
-      from.quality[k],
-      position,
-    );
+    this.pushItem(from.fill(k, {} as ReadingInput), position);
   }
 }
 

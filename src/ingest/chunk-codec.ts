@@ -55,14 +55,13 @@ export function encodeChunk(cols: ReadingColumns): Buffer {
     p: new Array<number>(n),
   };
   const refs = new StringRefs(enc.d);
-  const ref = (s: string): number => refs.ref(s);
   let prevT = 0;
   let prevP = 0;
   let allValid = true;
   for (let k = 0; k < n; k++) {
-    enc.m[k] = ref(cols.serial[k]!);
-    enc.c[k] = ref(cols.channel[k]!);
-    enc.u[k] = ref(cols.unit[k]!);
+    enc.m[k] = refs.ref(cols.serial[k]!);
+    enc.c[k] = refs.ref(cols.channel[k]!);
+    enc.u[k] = refs.ref(cols.unit[k]!);
     const start = cols.start[k]!;
     if (typeof start === 'number') {
       enc.t[k] = start - prevT;

@@ -124,8 +124,8 @@ interface Pending {
 /**
  * Parses parts in `threads` parse threads (round robin), or in the calling thread when there
  * are none (0 asked, or no compiled entry: a test runner on the sources) or `offload` says
- * no. A thread that dies
- * fails its parts in flight (their chunks are retried) and later parts are parsed inline.
+ * no. A thread that dies fails its parts in flight (their chunks are retried); later parts go
+ * to the threads left, or are parsed inline.
  */
 export class PartParser {
   private readonly workers: Worker[] = [];

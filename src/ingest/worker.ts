@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { type ConnectionPool } from '@databases/pg';
+import { type Config } from '../config';
 import { type Logger } from '../logger';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
 import { cachedRuleSets, runVee, targetsOf, VeeMeterCache } from '../storage/vee';
@@ -56,16 +57,34 @@ export interface WorkerOptions {
   now?: () => number;
 }
 
+/** The worker options a deployment configures (MD_MAX_DELIVERIES, MD_CLOCK_TOLERANCE_SECONDS, MD_KEEP_REJECTIONS, MD_VEE). */
+export function configuredWorkerOptions(
+  config: Pick<Config, 'maxDeliveries' | 'clockToleranceSeconds' | 'keepRejections' | 'vee'>,
+): WorkerOptions {
+  return {
+    maxDeliveries: config.maxDeliveries,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    keepRejections: config.keepRejections,
+    vee: config.vee,
+  };
+}
+
 export type ChunkOutcome = 'done' | 'skipped' | 'dead';
+
+/** What a worker keeps per file while it processes the file's chunks. */
+interface FileState {
+  meta: FileParseMeta;
+  /** its meters by serial, as its chunks name them */
+  resolver: MeterResolver;
+  /** the same meters' VEE view */
+  veeMeters: VeeMeterCache;
+}
 
 export class IngestWorker {
   readonly name: string;
   private readonly maxDeliveries: number;
-  private readonly resolvers = new Map<number, MeterResolver>();
-  /** per file, like the resolvers: the meters' VEE view */
-  private readonly veeMeters = new Map<number, VeeMeterCache>();
-  /** per file: its batch and how to parse its parts (one look-up per file) */
-  private readonly files = new Map<number, { meta: FileParseMeta }>();
+  /** per file: its batch and how to parse its parts (one look-up per file), and its meters */
+  private readonly files = new Map<number, FileState>();
   private stopping = false;
   private lastSweep = 0;
 
@@ -99,8 +118,8 @@ export class IngestWorker {
       return 'dead';
     }
     await markFileProcessing(this.pool, d.fileId);
-    const batchId = (await this.fileOf(d.fileId)).meta.batchId;
-    const resolver = this.resolverFor(d.fileId);
+    const file = await this.fileOf(d.fileId);
+    const batchId = file.meta.batchId;
     // Everything that reads outside the chunk's transaction happens first: the embedded
     // database has a single connection, so nothing may wait on the pool while a transaction
     // holds it.
@@ -108,7 +127,7 @@ export class IngestWorker {
     let outcome: ChunkOutcome = 'skipped';
     let decoded: { readings: ReadingSource; rejections: Rejection[] } | null = null;
     if (staged && staged.status === 'pending' && staged.firstLine !== null) {
-      decoded = await this.parsePart(d.fileId, d.seq, staged.firstLine);
+      decoded = await this.parsePart(file, d.fileId, d.seq, staged.firstLine);
     } else if (staged && staged.status === 'pending' && staged.payload) {
       decoded = {
         readings: decodeChunk(
@@ -119,7 +138,7 @@ export class IngestWorker {
     }
     if (decoded) {
       const items = decoded.readings;
-      const { patches, rejections: invalid } = await validateItems(resolver, items, {
+      const { patches, rejections: invalid } = await validateItems(file.resolver, items, {
         now: this.opts.now ? this.opts.now() : Date.now(),
         clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,
       });
@@ -143,7 +162,7 @@ export class IngestWorker {
             await runVee(tx, targetsOf(patches), {
               known,
               ruleSets,
-              meterCache: this.veeMeterCacheFor(d.fileId),
+              meterCache: file.veeMeters,
               now: this.opts.now ? this.opts.now() : Date.now(),
               onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),
             });
@@ -169,11 +188,11 @@ export class IngestWorker {
 
   /** Parses a chunk that is a stored part of a line-format file (see part-parser.ts). */
   private async parsePart(
+    f: FileState,
     fileId: number,
     seq: number,
     firstLine: number,
   ): Promise<{ readings: ReadingSource; rejections: Rejection[] }> {
-    const f = await this.fileOf(fileId);
     const part = await readFilePart(this.pool, fileId, seq);
     if (!part) throw new Error(`file ${fileId} has no part ${seq}`);
     const job: PartJob = {
@@ -190,12 +209,12 @@ export class IngestWorker {
     return this.opts.partParser ? this.opts.partParser.parse(job) : parsePartInline(job);
   }
 
-  private async fileOf(fileId: number): Promise<{ meta: FileParseMeta }> {
+  private async fileOf(fileId: number): Promise<FileState> {
     let f = this.files.get(fileId);
     if (!f) {
       const meta = await fileParseMeta(this.pool, fileId);
       if (!meta) throw new Error(`file ${fileId} is not in the landing`);
-      f = { meta };
+      f = { meta, resolver: new MeterResolver(this.pool), veeMeters: new VeeMeterCache() };
       if (this.files.size > 8) this.files.clear();
       this.files.set(fileId, f);
     }
@@ -205,30 +224,8 @@ export class IngestWorker {
   private async finishFile(fileId: number, log: Logger): Promise<void> {
     if (await finishFileIfComplete(this.pool, fileId)) {
       log.info('file done');
-      this.resolvers.delete(fileId);
-      this.veeMeters.delete(fileId);
       this.files.delete(fileId);
     }
-  }
-
-  private veeMeterCacheFor(fileId: number): VeeMeterCache {
-    let c = this.veeMeters.get(fileId);
-    if (!c) {
-      if (this.veeMeters.size > 8) this.veeMeters.clear();
-      c = new VeeMeterCache();
-      this.veeMeters.set(fileId, c);
-    }
-    return c;
-  }
-
-  private resolverFor(fileId: number): MeterResolver {
-    let r = this.resolvers.get(fileId);
-    if (!r) {
-      if (this.resolvers.size > 8) this.resolvers.clear();
-      r = new MeterResolver(this.pool);
-      this.resolvers.set(fileId, r);
-    }
-    return r;
   }
 
   /** Publishes staged chunks whose reference never reached the queue (it was down). */

@@ -354,37 +354,26 @@ export async function runVee(
     JOIN reading_history h ON h.meter_id = t.m AND h.channel = t.c
       AND h.ts >= to_timestamp(t.f) AND h.ts < to_timestamp(t.l)
     WHERE h.reason = 'corrected_resend' AND h.value IS NOT NULL`);
-  const conflictRecords: Array<{
-    meter_id: number;
-    channel: number;
-    ts: number;
-    version: number;
-    value: number;
-  }> = [];
+  const resends: Array<{ key: string; ts: number; version: number; value: number }> = [];
   for (const rec of records) {
     if (rec.kind === 'r') put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
     else
-      conflictRecords.push({
-        meter_id: Number(rec.meter_id),
-        channel: rec.channel,
+      resends.push({
+        key: `${Number(rec.meter_id)}:${rec.channel}`,
         ts: Number(rec.ts),
         version: rec.version,
         value: rec.value!,
       });
   }
-  conflictRecords.sort(
-    (a, b) =>
-      a.meter_id - b.meter_id || a.channel - b.channel || a.ts - b.ts || a.version - b.version,
-  );
+  // Per meter-channel and interval, the values it had, oldest version first.
+  resends.sort((a, b) => a.ts - b.ts || a.version - b.version);
   const conflictsBy = new Map<string, Map<number, number[]>>();
-  for (const c of conflictRecords) {
-    const k = `${Number(c.meter_id)}:${c.channel}`;
-    let m = conflictsBy.get(k);
-    if (!m) conflictsBy.set(k, (m = new Map()));
-    const ts = Number(c.ts);
-    const list = m.get(ts) ?? [];
-    list.push(c.value);
-    m.set(ts, list);
+  for (const c of resends) {
+    let m = conflictsBy.get(c.key);
+    if (!m) conflictsBy.set(c.key, (m = new Map()));
+    const list = m.get(c.ts);
+    if (list) list.push(c.value);
+    else m.set(c.ts, [c.value]);
   }
 
   const exc: Array<{ w: Window; f: RuleFailure; version: number }> = [];
