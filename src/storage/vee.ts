@@ -166,16 +166,24 @@ export async function veeMeters(
 export class VeeMeterCache {
   private readonly known = new Map<number, VeeMeter>();
 
+  constructor(private readonly maxMeters = 100_000) {}
+
   async get(db: Queryable, ids: readonly number[]): Promise<Map<number, VeeMeter>> {
-    const missing = ids.filter((id) => !this.known.has(id));
-    if (missing.length) {
-      for (const [id, m] of await veeMeters(db, missing)) this.known.set(id, m);
-      if (this.known.size > 100_000) this.known.clear();
-    }
     const out = new Map<number, VeeMeter>();
+    const missing: number[] = [];
     for (const id of ids) {
       const m = this.known.get(id);
       if (m) out.set(id, m);
+      else missing.push(id);
+    }
+    if (missing.length) {
+      const found = await veeMeters(db, missing);
+      // Bounded: past the limit the cache starts again (never dropping what this call needs).
+      if (this.known.size + found.size > this.maxMeters) this.known.clear();
+      for (const [id, m] of found) {
+        this.known.set(id, m);
+        out.set(id, m);
+      }
     }
     return out;
   }

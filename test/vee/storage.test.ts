@@ -8,7 +8,12 @@ import { ingestItems } from '../../src/ingest/readings';
 import { DEFAULT_RULE_SETS, RULE_BIT } from '../../src/domain/vee';
 import { readDays } from '../../src/storage/readings';
 import { upsertTopology } from '../../src/storage/topology';
-import { currentRuleSets, listExceptions, updateRuleSet } from '../../src/storage/vee';
+import {
+  currentRuleSets,
+  listExceptions,
+  updateRuleSet,
+  VeeMeterCache,
+} from '../../src/storage/vee';
 import { openTestDatabase, type TestDatabase } from '../helpers/db';
 import { smallTopology } from '../helpers/fixtures';
 import { readings } from '../api/harness';
@@ -163,5 +168,35 @@ describe('reading_audit', () => {
     }
     const [n] = await db.pool.query(sql`SELECT count(*)::int AS n FROM reading_audit`);
     expect(n.n).toBe(2);
+  });
+});
+
+describe('VeeMeterCache', () => {
+  test('looks a meter up once, and past its bound still answers every meter asked for', async () => {
+    const ids = (
+      await db.pool.query(
+        sql`SELECT id FROM meter WHERE serial IN ('M-1', 'M-2', 'M-3') ORDER BY serial`,
+      )
+    ).map((r: { id: unknown }) => Number(r.id));
+    let queries = 0;
+    const counting = {
+      query: (q: Parameters<typeof db.pool.query>[0]) => {
+        queries++;
+        return db.pool.query(q);
+      },
+    } as unknown as typeof db.pool;
+    const cache = new VeeMeterCache(2);
+    const first = await cache.get(counting, [ids[0]!, ids[1]!]);
+    expect([...first.keys()]).toEqual([ids[0], ids[1]]);
+    expect(first.get(ids[0]!)).toMatchObject({ serial: 'M-1', timeZone: 'America/New_York' });
+    await cache.get(counting, [ids[1]!, ids[0]!]);
+    expect(queries).toBe(1); // both known
+    // A third meter passes the bound of 2: the cache starts again, yet answers all three.
+    const all = await cache.get(counting, ids);
+    expect(queries).toBe(2);
+    expect([...all.keys()].sort()).toEqual([...ids].sort());
+    expect(all.get(ids[2]!)).toMatchObject({ serial: 'M-3' });
+    // An unknown id is simply absent.
+    expect((await cache.get(counting, [-1])).size).toBe(0);
   });
 });
