@@ -89,6 +89,7 @@ TABLE ingest_chunk
   done_at timestamp with time zone
   compressed boolean NOT NULL DEFAULT false
   first_line bigint
+  segments jsonb
   CONSTRAINT ingest_chunk_file_id_fkey FOREIGN KEY (file_id) REFERENCES ingest_file(id) ON DELETE CASCADE
   CONSTRAINT ingest_chunk_pkey PRIMARY KEY (file_id, seq)
   CONSTRAINT ingest_chunk_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'done'::text, 'dead'::text])))

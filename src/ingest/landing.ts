@@ -1,6 +1,6 @@
 /**
- * Landing: a head-end file is registered, its bytes kept and hashed, and its readings parsed
- * and staged as chunks — all in one transaction, so an acknowledged file is durable and a
+ * Landing: a head-end file is registered, its bytes kept and hashed, its structure checked and
+ * its work cut into chunks — all in one transaction, so an acknowledged file is durable and a
  * structurally bad one (truncated, wrong encoding, broken XML, a DTD, missing columns) is
  * recorded as failed with nothing staged. The same content again is a duplicate. Chunk
  * references go to the queue after the commit.
@@ -9,7 +9,15 @@ import crypto from 'node:crypto';
 import { type ConnectionPool, type Transaction } from '@databases/pg';
 import { ErrorCode, isMeterdataError, MeterdataError, SqlState, sqlStateOf } from '../errors';
 import { type CommPath } from '../domain/topology';
-import { parserFor, structureCheckFor, type FormatName, FORMAT_NAMES } from './formats';
+import {
+  parserFor,
+  structureCheckFor,
+  type FormatName,
+  FORMAT_NAMES,
+  type ParsedChunk,
+} from './formats';
+import { landEspi } from './formats/espi-segments';
+import type { Rejection } from '../domain/readings';
 import { type CsvProfile } from './formats/csv-profile';
 import { compress, encodeChunk } from './chunk-codec';
 import {
@@ -20,6 +28,7 @@ import {
   insertFilePart,
   insertPartChunks,
   insertRejections,
+  insertSegmentChunk,
   markPublished,
 } from '../storage/landing';
 import { type JobQueue, type ChunkRef } from './queue';
@@ -46,7 +55,7 @@ export interface ReceiveMeta {
 
 export interface ReceiveOptions {
   maxBytes: number;
-  /** parsed items per chunk (formats parsed at the landing: ESPI) */
+  /** readings per chunk of an ESPI feed (line formats: a chunk is a part) */
   chunkSize?: number;
   /** bytes per stored part, and so per chunk of a line format (default 1 MiB) */
   partBytes?: number;
@@ -100,7 +109,14 @@ class Tee implements AsyncIterable<Buffer> {
       this.cut(true);
       return { done: true, value: undefined };
     }
-    const b = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value);
+    const v = r.value;
+    // Buffers as they are (Buffer.from would copy them); other byte arrays viewed, not copied.
+    const b =
+      typeof v === 'string'
+        ? Buffer.from(v)
+        : Buffer.isBuffer(v)
+          ? v
+          : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     this.bytes += b.length;
     if (this.bytes > this.maxBytes) {
       throw new MeterdataError(
@@ -118,7 +134,7 @@ class Tee implements AsyncIterable<Buffer> {
   private cut(final: boolean): void {
     const size = this.partBytes;
     while (this.pendingBytes >= size || (final && this.pendingBytes > 0)) {
-      const all = Buffer.concat(this.pending);
+      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
       let take = Math.min(size, all.length);
       if (this.lineAligned && !(final && all.length <= size)) {
         const at = recordBoundary(all, size);
@@ -262,12 +278,8 @@ export async function receiveFile(
         fileName: meta.fileName,
         createdBy: meta.createdBy,
       });
-      const tee = new Tee(
-        input,
-        opts.maxBytes,
-        check !== null,
-        opts.partBytes ?? (check ? LINE_PART_BYTES[format] : undefined),
-      );
+      const partBytes = opts.partBytes ?? (check ? LINE_PART_BYTES[format] : null) ?? PART_BYTES;
+      const tee = new Tee(input, opts.maxBytes, check !== null, partBytes);
       let firstPart = null as Buffer | null;
       let preambleLines = 0;
       // Writes queue on the transaction (its lock keeps them in order) while the parser goes
@@ -286,6 +298,29 @@ export async function receiveFile(
       let items = 0;
       let parseRejected = 0;
       let keptRejections = 0;
+      /** Counts a chunk's rejections and keeps the file's first ones. */
+      const noteRejections = async (rejections: Rejection[]) => {
+        if (!rejections.length) return;
+        parseRejected += rejections.length;
+        if (keptRejections < keep) {
+          await writes.push(insertRejections(tx, fileId, rejections, keep - keptRejections));
+          keptRejections += Math.min(rejections.length, keep - keptRejections);
+        }
+      };
+      /** Stages parsed readings as a chunk, and keeps the first rejections. */
+      const stage = async (chunk: ParsedChunk) => {
+        const n = chunk.readings.length;
+        if (n) {
+          const seq = chunks++;
+          await writes.push(
+            compress(encodeChunk(chunk.readings)).then((z) =>
+              insertChunk(tx, fileId, seq, n, z, true),
+            ),
+          );
+          items += n;
+        }
+        await noteRejections(chunk.rejections);
+      };
       let structural: MeterdataError | null = null;
       try {
         if (check) {
@@ -297,31 +332,30 @@ export async function receiveFile(
               break;
             }
           }
+        } else if (format === 'espi') {
+          // Readings stay in the stored parts; chunks record where (see espi-segments.ts).
+          for await (const landed of landEspi(tee, {
+            chunkSize: opts.chunkSize,
+            meter: meta.meter ?? undefined,
+            partBytes,
+          })) {
+            await flushParts();
+            if (landed.kind === 'parsed') await stage(landed.chunk);
+            else if (landed.readings) {
+              const seq = chunks++;
+              await writes.push(
+                insertSegmentChunk(tx, fileId, seq, landed.readings, landed.segments),
+              );
+              items += landed.readings;
+            }
+          }
         } else
           for await (const chunk of parse(tee, {
             chunkSize: opts.chunkSize,
             meter: meta.meter ?? undefined,
           })) {
             await flushParts();
-            const n = chunk.readings.length;
-            if (n) {
-              const seq = chunks++;
-              await writes.push(
-                compress(encodeChunk(chunk.readings)).then((z) =>
-                  insertChunk(tx, fileId, seq, n, z, true),
-                ),
-              );
-              items += n;
-            }
-            if (chunk.rejections.length) {
-              parseRejected += chunk.rejections.length;
-              if (keptRejections < keep) {
-                await writes.push(
-                  insertRejections(tx, fileId, chunk.rejections, keep - keptRejections),
-                );
-                keptRejections += Math.min(chunk.rejections.length, keep - keptRejections);
-              }
-            }
+            await stage(chunk);
           }
       } catch (err) {
         await writes.settle();

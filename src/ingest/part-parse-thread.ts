@@ -4,9 +4,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { packedBuffers, packReadings } from '../domain/reading-columns';
-import { parsePart, type PartJob, type ThreadReply } from './part-parser';
+import { parsePart, type ParseJob, type ThreadReply } from './part-parser';
 
-parentPort!.on('message', (m: { id: number; job: PartJob }) => {
+parentPort!.on('message', (m: { id: number; job: ParseJob }) => {
   parsePart(m.job).then(
     (r) => {
       const packed = packReadings(r.readings);

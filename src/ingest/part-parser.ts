@@ -1,5 +1,6 @@
 /**
- * Parsing a stored part of a line-format file (CSV, CMEP), in the worker's thread or in a
+ * Parsing a stored part of a line-format file (CSV, CMEP), or the segments of readings of an
+ * ESPI feed (espi-segments.ts), in the worker's thread or in a
  * parse thread beside it. A worker's main thread validates, merges, runs VEE and talks to the
  * database; parsing is the largest share of its CPU and needs nothing of that, so a parse
  * thread takes it to the core PostgreSQL leaves idle. Parsed readings come back packed in typed
@@ -19,6 +20,7 @@ import {
 } from '../domain/reading-columns';
 import type { Logger } from '../logger';
 import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
+import { type EspiSegments, readSegments } from './formats/espi-segments';
 
 const inflate = promisify(zlib.inflateRaw);
 
@@ -39,6 +41,17 @@ export interface PartJob {
   /** the file line number of the part's first line */
   firstLine: number;
 }
+
+/** A chunk of an ESPI feed: segments of readings in the file's stored parts (espi-segments.ts). */
+export interface SegmentJob {
+  segments: EspiSegments;
+  /** the stored parts the segments lie in, in order, as stored */
+  parts: Array<{ data: Uint8Array; compressed: boolean }>;
+  /** the file byte offset of the first of them */
+  base: number;
+}
+
+export type ParseJob = PartJob | SegmentJob;
 
 export interface ParsedPart<R = ReadingColumns> {
   readings: R;
@@ -62,7 +75,8 @@ function parserOf(job: PartJob): FormatParser {
  * Parses one part. A part after the first is parsed behind the file's preamble, whose own
  * lines are then dropped, and line numbers are shifted to the file's.
  */
-export async function parsePart(job: PartJob): Promise<ParsedPart> {
+export async function parsePart(job: ParseJob): Promise<ParsedPart> {
+  if ('segments' in job) return parseSegments(job);
   const bytes = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
   const body = job.compressed ? await inflate(bytes) : bytes;
   const lead =
@@ -98,6 +112,16 @@ export async function parsePart(job: PartJob): Promise<ParsedPart> {
     }
   }
   return { readings: readings ?? new ReadingColumns(), rejections };
+}
+
+async function parseSegments(job: SegmentJob): Promise<ParsedPart> {
+  const bodies = await Promise.all(
+    job.parts.map((p) => {
+      const bytes = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
+      return p.compressed ? inflate(bytes) : bytes;
+    }),
+  );
+  return readSegments(bodies, job.base, job.segments);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +199,7 @@ export class PartParser {
     this.workers.push(w);
   }
 
-  async parse(job: PartJob): Promise<ParsedPart<ReadingSource>> {
+  async parse(job: ParseJob): Promise<ParsedPart<ReadingSource>> {
     if (this.workers.length === 0 || !this.offload()) return parsePart(job);
     const w = this.workers[this.turn++ % this.workers.length]!;
     const id = this.nextId++;

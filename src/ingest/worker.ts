@@ -16,6 +16,7 @@ import {
   fileParseMeta,
   finishFileIfComplete,
   readFilePart,
+  readFilePartRange,
   insertRejections,
   lockChunk,
   readChunk,
@@ -28,7 +29,13 @@ import {
 } from '../storage/landing';
 import { decodeChunk, decompress } from './chunk-codec';
 import { type CsvProfile, type FormatName } from './formats';
-import { parsePart as parsePartInline, type PartJob, type PartParser } from './part-parser';
+import { isEspiSegments, partsOf } from './formats/espi-segments';
+import {
+  parsePart as parsePartInline,
+  type PartJob,
+  type PartParser,
+  type SegmentJob,
+} from './part-parser';
 import type { DayRow, Rejection } from '../domain/readings';
 import { type ReadingSource } from '../domain/reading-columns';
 
@@ -128,6 +135,8 @@ export class IngestWorker {
     let decoded: { readings: ReadingSource; rejections: Rejection[] } | null = null;
     if (staged && staged.status === 'pending' && staged.firstLine !== null) {
       decoded = await this.parsePart(file, d.fileId, d.seq, staged.firstLine);
+    } else if (staged && staged.status === 'pending' && staged.segments !== null) {
+      decoded = await this.parseSegments(d.fileId, staged.segments);
     } else if (staged && staged.status === 'pending' && staged.payload) {
       decoded = {
         readings: decodeChunk(
@@ -205,6 +214,21 @@ export class IngestWorker {
       preambleLines: f.meta.preambleLines,
       seq,
       firstLine,
+    };
+    return this.opts.partParser ? this.opts.partParser.parse(job) : parsePartInline(job);
+  }
+
+  /** Parses a chunk of an ESPI feed's reading segments from its stored parts. */
+  private async parseSegments(
+    fileId: number,
+    value: unknown,
+  ): Promise<{ readings: ReadingSource; rejections: Rejection[] }> {
+    if (!isEspiSegments(value)) throw new Error('the chunk holds segments in an unknown form');
+    const { first, last } = partsOf(value);
+    const job: SegmentJob = {
+      segments: value,
+      parts: last < first ? [] : await readFilePartRange(this.pool, fileId, first, last),
+      base: first * value.partBytes,
     };
     return this.opts.partParser ? this.opts.partParser.parse(job) : parsePartInline(job);
   }

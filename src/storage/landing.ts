@@ -240,6 +240,19 @@ export async function insertChunk(
     VALUES (${fileId}, ${seq}, ${items}, ${payload}, ${compressed})`);
 }
 
+/** A chunk of an ESPI feed's reading segments (see espi-segments.ts). */
+export async function insertSegmentChunk(
+  tx: Queryable,
+  fileId: number,
+  seq: number,
+  items: number,
+  segments: object,
+): Promise<void> {
+  await tx.query(sql`
+    INSERT INTO ingest_chunk (file_id, seq, items, segments)
+    VALUES (${fileId}, ${seq}, ${items}, ${JSON.stringify(segments)}::jsonb)`);
+}
+
 /** Chunks that are the file's parts (seq = part seq), each with the line it starts on. */
 export async function insertPartChunks(
   tx: Queryable,
@@ -264,6 +277,22 @@ export async function readFilePart(
   return rows.length
     ? { data: rows[0]!.data as Buffer, compressed: Boolean(rows[0]!.compressed) }
     : null;
+}
+
+/** Stored parts `first` to `last` of a file, in order. */
+export async function readFilePartRange(
+  db: Queryable,
+  fileId: number,
+  first: number,
+  last: number,
+): Promise<Array<{ data: Buffer; compressed: boolean }>> {
+  const rows: Row[] = await db.query(sql`
+    SELECT seq, data, compressed FROM ingest_file_part
+    WHERE file_id = ${fileId} AND seq BETWEEN ${first} AND ${last} ORDER BY seq`);
+  if (rows.length !== last - first + 1) {
+    throw new Error(`file ${fileId} lacks parts between ${first} and ${last}`);
+  }
+  return rows.map((r) => ({ data: r.data as Buffer, compressed: Boolean(r.compressed) }));
 }
 
 /** What a worker needs to parse a file's parts. */
@@ -298,6 +327,8 @@ export interface ChunkRecord {
   items: number;
   /** set for a chunk that is a file part: the line the part starts on */
   firstLine: number | null;
+  /** set for a chunk of an ESPI feed's reading segments (JSON, checked by its reader) */
+  segments: unknown;
   status: 'pending' | 'done' | 'dead';
   deliveries: number;
   payload: Buffer | null;
@@ -330,7 +361,8 @@ async function chunkQuery(
 ): Promise<ChunkRecord | null> {
   const rows: Row[] = await db.query(sql`
     SELECT file_id, seq, items, status, deliveries, compressed, first_line,
-           ${lock ? sql`NULL::bytea` : sql`payload`} AS payload
+           ${lock ? sql`NULL::bytea` : sql`payload`} AS payload,
+           ${lock ? sql`NULL::jsonb` : sql`segments`} AS segments
     FROM ingest_chunk
     WHERE file_id = ${fileId} AND seq = ${seq} ${lock ? sql`FOR UPDATE` : sql``}`);
   if (!rows.length) return null;
@@ -340,11 +372,17 @@ async function chunkQuery(
     seq: num(r.seq),
     items: num(r.items),
     firstLine: r.first_line === null || r.first_line === undefined ? null : num(r.first_line),
+    segments: segmentsOf(r.segments),
     status: r.status as ChunkRecord['status'],
     deliveries: num(r.deliveries),
     payload: (r.payload as Buffer | null) ?? null,
     compressed: Boolean(r.compressed),
   };
+}
+
+function segmentsOf(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? (JSON.parse(v) as unknown) : v;
 }
 
 /** Counts a delivery attempt in its own transaction, so crashes are counted too. */

@@ -203,6 +203,68 @@ test('a CMEP file in many parts: every reading once, line numbers exact', async 
   expect(rej.map((x) => x.position)).toEqual([7]);
 });
 
+function espiFeed(days: number, bad?: { day: number; at: number }): string {
+  const up = '/espi/1_1/resource/RetailCustomer/1/UsagePoint/9';
+  let xml = `<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id>
+<entry><link rel="self" href="${up}"/><title>M-1</title><content><UsagePoint xmlns="http://naesb.org/espi"/></content></entry>
+<entry><link rel="self" href="${up}/MeterReading/1"/><link rel="related" href="/espi/1_1/resource/ReadingType/7"/><content><MeterReading xmlns="http://naesb.org/espi"/></content></entry>
+<entry><link rel="self" href="/espi/1_1/resource/ReadingType/7"/><content><ReadingType xmlns="http://naesb.org/espi"><accumulationBehaviour>4</accumulationBehaviour><flowDirection>1</flowDirection><intervalLength>900</intervalLength><powerOfTenMultiplier>0</powerOfTenMultiplier><uom>72</uom></ReadingType></content></entry>
+`;
+  for (let d = 1; d <= days; d++) {
+    const t0 = Date.UTC(2025, 8, d) / 1000; // September: other tests write June and August
+    const readings = Array.from(
+      { length: 96 },
+      (_, i) =>
+        `<IntervalReading><timePeriod><duration>900</duration><start>${t0 + i * 900}</start></timePeriod><value>${bad?.day === d && bad.at === i ? '1.2.3' : 250 + i}</value></IntervalReading>`,
+    );
+    xml += `<entry><link rel="self" href="${up}/MeterReading/1/IntervalBlock/${d}"/><content><IntervalBlock xmlns="http://naesb.org/espi"><interval><duration>86400</duration><start>${t0}</start></interval>
+${readings.join('\n')}
+</IntervalBlock></content></entry>
+`;
+  }
+  return `${xml}</feed>\n`;
+}
+
+test('an ESPI feed lands as segments of its stored parts: every reading once, ordinals exact, two workers', async () => {
+  const body = espiFeed(20, { day: 7, at: 5 });
+  const r = await land(body, { format: 'espi' }, { partBytes: 5000, chunkSize: 300 });
+  // Counted at the landing; every chunk a list of segments, none parsed there.
+  expect(r).toMatchObject({ status: 'received', items: 20 * 96, parseRejected: 0 });
+  const chunks = await db.pool.query(sql`
+    SELECT items, segments IS NOT NULL AS seg, payload IS NULL AS nopayload
+    FROM ingest_chunk WHERE file_id = ${r.fileId} ORDER BY seq`);
+  expect(chunks.length).toBe(r.chunks);
+  expect(chunks.length).toBeGreaterThan(5);
+  expect(chunks.every((c) => c.seg && c.nopayload)).toBe(true);
+  const [{ parts }] = await db.pool.query(
+    sql`SELECT count(*)::int AS parts FROM ingest_file_part WHERE file_id = ${r.fileId}`,
+  );
+  expect(parts).toBe(Math.ceil(Buffer.byteLength(body) / 5000));
+  await drain([worker('w1'), worker('w2')], r.fileId);
+  const [f] = await filesByIds(db.pool, [r.fileId]);
+  expect(f).toMatchObject({ status: 'done', accepted: 20 * 96 - 1, rejected: 1, changed: 0 });
+  const rej = await fileRejections(db.pool, r.fileId, 10);
+  expect(rej.map((x) => [x.position, x.code])).toEqual([[6 * 96 + 6, ErrorCode.BAD_VALUE]]);
+  const [{ n, total }] = await db.pool.query(sql`
+    SELECT count(*)::int AS n, sum(round((v * 1000)::numeric))::float8 AS total
+    FROM reading_day d JOIN meter m ON m.id = d.meter_id, unnest(d.vals) AS v
+    WHERE m.serial = 'M-1' AND d.day >= '2025-09-01' AND d.day < '2025-10-01' AND v IS NOT NULL`);
+  expect(n).toBe(20 * 96 - 1);
+  // 250 + i Wh for every reading but the bad one (day 7, i = 5); stored in kWh.
+  expect(total).toBe(20 * 96 * 250 + 20 * ((95 * 96) / 2) - 255);
+});
+
+test('a structurally bad ESPI feed is failed with nothing staged', async () => {
+  const body = espiFeed(3).replace('</IntervalBlock></content></entry>\n</feed>', '</content>');
+  const r = await land(body, { format: 'espi' }, { partBytes: 5000, chunkSize: 100 });
+  expect(r).toMatchObject({ status: 'failed', errorCode: ErrorCode.MALFORMED_FILE });
+  const [{ n }] = await db.pool.query(
+    sql`SELECT count(*)::int AS n FROM ingest_chunk WHERE file_id = ${r.fileId}`,
+  );
+  expect(n).toBe(0);
+});
+
 test('a structurally bad file is recorded as failed with nothing staged or stored', async () => {
   const before = await storedCount('M-2');
   const body =

@@ -48,6 +48,11 @@ export function holdsAt(text: string, at: number, want: string): boolean {
   return true;
 }
 
+/** The chunk size of a parse (ParseOptions.chunkSize), validated. */
+export function chunkSizeOf(opts: { chunkSize?: number }): number {
+  return positiveInt(opts.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize');
+}
+
 /** The record-size limit of a parse (ParseOptions.maxRecordBytes), validated. */
 export function maxRecordBytesOf(opts: { maxRecordBytes?: number }): number {
   return positiveInt(opts.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');

@@ -13,16 +13,11 @@ import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { ErrorCode, isMeterdataError, type MeterdataError } from '../../errors';
 import { type Channel, type EnergyUnit, isQualityCode } from '../../domain/channel';
 import { parseReadingValue } from '../../domain/readings';
-import {
-  ChunkBuilder,
-  DEFAULT_CHUNK_SIZE,
-  DEFAULT_MAX_RECORD_BYTES,
-  malformed,
-  positiveInt,
-} from './common';
+import { ChunkBuilder, chunkSizeOf, malformed, maxRecordBytesOf } from './common';
 import type { ParsedChunk, ParseOptions } from './types';
-import { decodeUtf8 } from './utf8';
-import { matchIntervalReading, MORE, type RawReading } from './espi-readings';
+import { decodeUtf8, type TextPiece } from './utf8';
+import { compactRun, matchIntervalReading, MORE, type RawReading } from './espi-readings';
+import type { SegmentBuilder } from './espi-segments';
 
 /** Nesting deeper than this is not ESPI (its feeds go about 8 deep); bounds the tag stack. */
 const MAX_DEPTH = 64;
@@ -57,6 +52,8 @@ function isInt(s: string): boolean {
 
 type ReadingTypeField =
   'uom' | 'powerOfTenMultiplier' | 'intervalLength' | 'flowDirection' | 'accumulationBehaviour';
+/** A ReadingType entry's fields, as text. */
+export type ReadingTypeFields = Partial<Record<ReadingTypeField, string>>;
 const READING_TYPE_FIELDS = new Set<string>([
   'uom',
   'powerOfTenMultiplier',
@@ -66,7 +63,7 @@ const READING_TYPE_FIELDS = new Set<string>([
 ]);
 
 /** How a ReadingType's values become items, or why they cannot. */
-type Interpretation =
+export type Interpretation =
   | {
       ok: true;
       channel: Channel;
@@ -79,6 +76,7 @@ type Interpretation =
 interface ReadingTypeInfo {
   href: string | undefined;
   interp: Interpretation;
+  fields: ReadingTypeFields;
 }
 
 interface MeterReadingInfo {
@@ -95,12 +93,14 @@ interface Entry {
   related: string[];
   title: string | undefined;
   kind: string | undefined;
-  fields: Partial<Record<ReadingTypeField, string>>;
+  fields: ReadingTypeFields;
 }
 
 interface Block {
   meter: string;
   interp: Interpretation;
+  /** the ReadingType's fields (what a segment stores) */
+  fields: ReadingTypeFields;
 }
 
 type Reading = RawReading;
@@ -125,7 +125,7 @@ export function normalizeHref(href: string): string {
 const MR_PREFIX_RE = /^(.*\/?MeterReading\/[^/]+)/;
 const UP_PREFIX_RE = /^(.*\/?UsagePoint\/([^/]+))/;
 
-export function interpretReadingType(f: Partial<Record<ReadingTypeField, string>>): Interpretation {
+export function interpretReadingType(f: ReadingTypeFields): Interpretation {
   const num = (k: ReadingTypeField): number | undefined => {
     const s = f[k]?.trim();
     return s !== undefined && isInt(s) ? Number(s) : undefined;
@@ -211,17 +211,13 @@ export async function* parseEspi(
   input: AsyncIterable<Buffer>,
   opts: ParseOptions = {},
 ): AsyncGenerator<ParsedChunk> {
-  const chunkSize = positiveInt(opts.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize');
-  const maxRecordBytes = positiveInt(
-    opts.maxRecordBytes,
-    DEFAULT_MAX_RECORD_BYTES,
-    'maxRecordBytes',
-  );
+  const chunkSize = chunkSizeOf(opts);
+  const maxRecordBytes = maxRecordBytesOf(opts);
   const builder = new ChunkBuilder(chunkSize);
   const feed = new EspiFeed(builder, opts.meter?.trim() || undefined, maxRecordBytes);
   let bytesRead = 0;
   for await (const piece of decodeUtf8(input)) {
-    feed.write(piece.text);
+    feed.write(piece);
     bytesRead = piece.byteEnd;
     yield* builder.drain(bytesRead);
   }
@@ -263,7 +259,7 @@ function countLines(text: string, from: number, to: number): number {
 }
 
 /** The state of one feed being read. */
-class EspiFeed {
+export class EspiFeed {
   private readonly parser = new SaxesParser({ xmlns: false, position: true });
   private readonly stack: string[] = [];
   private lastEventAt = 0;
@@ -283,6 +279,16 @@ class EspiFeed {
   private readonly metersUsed = new Set<string>();
   /** the start of a reading that ran past the last piece, read with the next */
   private held = '';
+  /** its size in bytes, and whether it is ASCII */
+  private heldBytes = 0;
+  private heldAscii = true;
+  /** the byte offsets in the file of the text being read, and whether it is ASCII */
+  private textStart = 0;
+  private textEnd = 0;
+  private textAscii = true;
+  /** a character offset in that text and its byte offset in the file (see byteAt) */
+  private atChar = 0;
+  private atByte = 0;
   /** line ends inside readings read without saxes, passed to it before its next text */
   private pendingLines = 0;
   /** characters given to saxes so far, and where (in those) it read the end of its last tag */
@@ -294,6 +300,8 @@ class EspiFeed {
     private readonly out: ChunkBuilder,
     private readonly meterOption: string | undefined,
     private readonly maxTokenChars: number,
+    /** record reading runs here instead of parsing them (the landing) */
+    private readonly segments?: SegmentBuilder,
   ) {
     // Five handlers at most: saxes stores handlers with keyed property writes, and past about
     // seven of them V8 turns the parser into a dictionary-mode object, five times slower. Parse
@@ -340,16 +348,24 @@ class EspiFeed {
    * Takes the next piece of the feed. IntervalReadings in their usual shape, where saxes has
    * just read the tag before them inside an IntervalBlock, are read by matchIntervalReading
    * without going through saxes (their line ends are passed on, so line numbers stay right);
-   * everything else goes to saxes.
+   * everything else goes to saxes. With a segment builder, those readings are only checked and
+   * their byte ranges recorded (see espi-segments.ts).
    */
-  write(piece: string): void {
-    const text = this.held ? this.held + piece : piece;
+  write(piece: TextPiece): void {
+    const text = this.held ? this.held + piece.text : piece.text;
+    this.textStart = piece.byteStart - this.heldBytes;
+    this.textEnd = piece.byteEnd;
+    this.textAscii = this.heldAscii && piece.byteEnd - piece.byteStart === piece.text.length;
+    this.atChar = 0;
+    this.atByte = this.textStart;
     this.held = '';
+    this.heldBytes = 0;
+    this.heldAscii = true;
     let pos = 0;
     for (;;) {
       const j = readingTagAt(text, pos);
       if (j < 0) {
-        this.feed(text, pos, text.length);
+        this.finishPiece(text, pos);
         return;
       }
       const space = isBlank(text, pos, j);
@@ -359,10 +375,20 @@ class EspiFeed {
         pos = j + 1;
         continue;
       }
+      if (this.segments) {
+        const run = compactRun(text, j);
+        if (run) {
+          this.pendingLines +=
+            (space ? countLines(text, pos, j) : 0) + countLines(text, j, run.end);
+          this.segment(text, j, run.end, run.count);
+          pos = run.end;
+          continue;
+        }
+      }
       const m = matchIntervalReading(text, j);
       if (m === MORE) {
         // Held back for the next piece; one reading at most (matchIntervalReading bounds it).
-        this.held = text.slice(j);
+        this.hold(text, j);
         if (space) this.pendingLines += countLines(text, pos, j);
         return;
       }
@@ -372,10 +398,63 @@ class EspiFeed {
         continue;
       }
       this.pendingLines += (space ? countLines(text, pos, j) : 0) + countLines(text, j, m.end);
-      this.ordinal++;
-      this.emit(m.reading);
+      if (this.segments) this.segment(text, j, m.end, 1);
+      else {
+        this.ordinal++;
+        this.emit(m.reading);
+      }
       pos = m.end;
     }
+  }
+
+  /** Keeps text[from…] for the next piece. */
+  private hold(text: string, from: number): void {
+    this.held = text.slice(from);
+    this.heldBytes = this.textEnd - this.byteAt(text, from);
+    this.heldAscii = this.heldBytes === this.held.length;
+  }
+
+  /**
+   * Reads the rest of a piece that holds no complete reading tag. A tag cut off at its end is
+   * held for the next piece when it may open a reading read without saxes (inside a block,
+   * after only white space), so piece boundaries do not send readings to saxes.
+   */
+  private finishPiece(text: string, pos: number): void {
+    const lt = text.lastIndexOf('<');
+    if (lt < pos || text.length - lt > 64 || text.indexOf('>', lt) >= 0) {
+      this.feed(text, pos, text.length);
+      return;
+    }
+    if (!isBlank(text, pos, lt)) this.feed(text, pos, lt);
+    else this.pendingLines += countLines(text, pos, lt);
+    if (this.readingMayFollow()) this.hold(text, lt);
+    else this.feed(text, lt, text.length);
+  }
+
+  /** The byte offset in the file of text[at] (offsets asked for only grow within a piece). */
+  private byteAt(text: string, at: number): number {
+    if (this.textAscii) return this.textStart + at;
+    if (at < this.atChar) {
+      this.atChar = 0;
+      this.atByte = this.textStart;
+    }
+    this.atByte += Buffer.byteLength(text.slice(this.atChar, at), 'utf8');
+    this.atChar = at;
+    return this.atByte;
+  }
+
+  /** Records readings text[from, to) (count of them) as a segment of the current block. */
+  private segment(text: string, from: number, to: number, count: number): void {
+    const block = this.block!;
+    this.segments!.add(
+      block.meter,
+      block.fields,
+      this.byteAt(text, from),
+      this.byteAt(text, to),
+      this.ordinal + 1,
+      count,
+    );
+    this.ordinal += count;
   }
 
   /** Feeds text[from, to) to saxes (with the line ends of readings read without it first). */
@@ -391,6 +470,8 @@ class EspiFeed {
   private feedSaxes(text: string, from: number, to: number): void {
     // Bound what saxes buffers: no event for longer than the limit means one token (text, tag,
     // comment, entity name) is that long, and it is refused.
+    // Anything but white space between readings ends their segment.
+    if (this.segments && !isBlank(text, from, to)) this.segments.close();
     const step = Math.max(1024, Math.min(64 * 1024, this.maxTokenChars));
     for (let i = from; i < to; i += step) {
       const slice = text.slice(i, Math.min(to, i + step));
@@ -573,9 +654,12 @@ class EspiFeed {
         break;
       }
       case 'ReadingType': {
+        const fields: ReadingTypeFields = {};
+        for (const [k, v] of Object.entries(e.fields)) fields[k as ReadingTypeField] = own(v);
         const info: ReadingTypeInfo = {
           href: e.self === undefined ? undefined : own(e.self),
-          interp: interpretReadingType(e.fields),
+          interp: interpretReadingType(fields),
+          fields,
         };
         if (e.self) this.remember(this.readingTypes, e.self, info);
         this.lastReadingType = info;
@@ -603,7 +687,7 @@ class EspiFeed {
         `an IntervalBlock${href ? ` (${href})` : ''} comes before any ReadingType it could use: its MeterReading must link a ReadingType (link rel="related") that appears before the blocks`,
       );
     }
-    return { meter: this.meterOf(href), interp: rt.interp };
+    return { meter: this.meterOf(href), interp: rt.interp, fields: rt.fields };
   }
 
   /**
@@ -634,70 +718,81 @@ class EspiFeed {
   }
 
   private emit(r: Reading): void {
-    const position = this.ordinal;
     const block = this.block!;
-    const meter = block.meter;
-    const interp = block.interp;
-    if (!interp.ok) {
-      this.out.reject(position, interp.code, interp.message, meter);
-      return;
-    }
-    const start = r.start?.trim();
-    if (start === undefined || !isInt(start)) {
-      this.out.reject(
-        position,
-        ErrorCode.BAD_TIMESTAMP,
-        `timePeriod start ${start === undefined ? 'is missing' : JSON.stringify(start)} is not Unix seconds`,
-        meter,
-      );
-      return;
-    }
-    const durRaw = r.duration?.trim();
-    const duration = durRaw !== undefined && isInt(durRaw) ? Number(durRaw) : interp.intervalLength;
-    if (duration === undefined || duration <= 0 || duration > 86400) {
-      this.out.reject(
-        position,
-        ErrorCode.BAD_VALUE,
-        `timePeriod duration ${durRaw === undefined ? 'is missing (and the ReadingType has no intervalLength)' : JSON.stringify(durRaw)} is not a number of seconds`,
-        meter,
-      );
-      return;
-    }
-    const v = r.value === undefined ? undefined : parseReadingValue(r.value);
-    if (v === undefined) {
-      this.out.reject(
-        position,
-        ErrorCode.BAD_VALUE,
-        `value ${r.value === undefined ? 'is missing' : JSON.stringify(r.value.trim())} is not a finite number`,
-        meter,
-      );
-      return;
-    }
-    let quality: number | undefined;
-    for (const q of r.qualities) {
-      const s = q.trim();
-      const n = isInt(s) ? Number(s) : NaN;
-      if (!isQualityCode(n)) {
-        this.out.reject(
-          position,
-          ErrorCode.BAD_VALUE,
-          `ReadingQuality ${JSON.stringify(s)} is not an ESPI quality code`,
-          meter,
-        );
-        return;
-      }
-      // Several ReadingQuality elements: the first that is not "valid" describes the reading.
-      if (quality === undefined || (quality === 0 && n !== 0)) quality = n;
-    }
-    this.out.columns.push(
-      meter,
-      interp.channel,
-      Number(start) * 1000,
-      duration,
-      interp.convert(v),
-      interp.unit,
-      quality,
-      position,
-    );
+    emitReading(this.out, this.ordinal, r, block.meter, block.interp);
   }
+}
+
+/**
+ * Checks a reading's timestamp, duration, value and quality codes and adds it to `out`, or
+ * rejects it (row-level) with its ordinal.
+ */
+export function emitReading(
+  out: ChunkBuilder,
+  position: number,
+  r: RawReading,
+  meter: string,
+  interp: Interpretation,
+): void {
+  if (!interp.ok) {
+    out.reject(position, interp.code, interp.message, meter);
+    return;
+  }
+  const start = r.start?.trim();
+  if (start === undefined || !isInt(start)) {
+    out.reject(
+      position,
+      ErrorCode.BAD_TIMESTAMP,
+      `timePeriod start ${start === undefined ? 'is missing' : JSON.stringify(start)} is not Unix seconds`,
+      meter,
+    );
+    return;
+  }
+  const durRaw = r.duration?.trim();
+  const duration = durRaw !== undefined && isInt(durRaw) ? Number(durRaw) : interp.intervalLength;
+  if (duration === undefined || duration <= 0 || duration > 86400) {
+    out.reject(
+      position,
+      ErrorCode.BAD_VALUE,
+      `timePeriod duration ${durRaw === undefined ? 'is missing (and the ReadingType has no intervalLength)' : JSON.stringify(durRaw)} is not a number of seconds`,
+      meter,
+    );
+    return;
+  }
+  const v = r.value === undefined ? undefined : parseReadingValue(r.value);
+  if (v === undefined) {
+    out.reject(
+      position,
+      ErrorCode.BAD_VALUE,
+      `value ${r.value === undefined ? 'is missing' : JSON.stringify(r.value.trim())} is not a finite number`,
+      meter,
+    );
+    return;
+  }
+  let quality: number | undefined;
+  for (const q of r.qualities) {
+    const s = q.trim();
+    const n = isInt(s) ? Number(s) : NaN;
+    if (!isQualityCode(n)) {
+      out.reject(
+        position,
+        ErrorCode.BAD_VALUE,
+        `ReadingQuality ${JSON.stringify(s)} is not an ESPI quality code`,
+        meter,
+      );
+      return;
+    }
+    // Several ReadingQuality elements: the first that is not "valid" describes the reading.
+    if (quality === undefined || (quality === 0 && n !== 0)) quality = n;
+  }
+  out.columns.push(
+    meter,
+    interp.channel,
+    Number(start) * 1000,
+    duration,
+    interp.convert(v),
+    interp.unit,
+    quality,
+    position,
+  );
 }

@@ -87,7 +87,8 @@ export type StructureCheck = (
  * For formats whose records are independent lines (CSV, CMEP), the landing checks only the
  * structure and stores the bytes in line-aligned parts that workers parse, each on its own.
  * null where a part cannot be parsed alone: ESPI (a reading's meaning is set by elements
- * before it) and the `order` rule for ambiguous local times (it depends on the rows before).
+ * before it; the landing records where its readings are instead, see espi-segments.ts) and
+ * the `order` rule for ambiguous local times (it depends on the rows before).
  */
 export function structureCheckFor(
   format: FormatName,
