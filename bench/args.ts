@@ -32,6 +32,11 @@ export interface BenchOptions {
   headendFormats: Array<'csv' | 'cmep' | 'espi'>;
   /** worker process counts of the head-end section */
   headendWorkers: number[];
+  /**
+   * rounds of the head-end runs (alternating the order of the worker counts); each figure is
+   * the median round's, since one run varies by more than one worker process differs from two
+   */
+  headendRounds: number;
   /** how files land: `meterdata ingest --format` (cli), POST /ingest/files to serve (http), or auto */
   landing: 'auto' | 'cli' | 'http';
   /** skip the peak-RSS measurement (a ≥ 1 GB file through landing and one worker) */
@@ -74,6 +79,7 @@ export const DEFAULTS: BenchOptions = {
   skipHeadend: false,
   headendFormats: ['csv', 'cmep', 'espi'],
   headendWorkers: [1, 2],
+  headendRounds: 3,
   landing: 'auto',
   skipRss: false,
   rssGb: null,
@@ -117,6 +123,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-headend           skip the section
   --headend-formats LIST   formats, comma-separated (default ${DEFAULTS.headendFormats.join(',')})
   --headend-workers LIST   worker process counts, comma-separated (default ${DEFAULTS.headendWorkers.join(',')})
+  --headend-rounds N       rounds of the head-end runs, alternating the order of the worker
+                           counts; each figure is the median round's (default ${DEFAULTS.headendRounds})
   --landing MODE           cli (meterdata ingest --format), http (POST /ingest/files to
                            serve --no-worker) or auto (default: cli when the CLI lands files)
   --worker-concurrency N   pass --concurrency N to each worker (default: the CLI's default)
@@ -150,6 +158,7 @@ const NUMERIC: Record<string, keyof BenchOptions> = {
   '--vee-days': 'veeDays',
   '--vee-rounds': 'veeRounds',
   '--ingest-rounds': 'ingestRounds',
+  '--headend-rounds': 'headendRounds',
 };
 
 export function parseArgs(argv: readonly string[]): BenchOptions {

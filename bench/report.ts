@@ -124,7 +124,8 @@ export interface HeadendSection {
   naiveReadingsPerSecond?: number | null;
   files?: Partial<Record<HeadendFormat, { bytes: number; readings: number }>>;
   selfCheck?: Maybe<SelfCheck>;
-  runs: Array<Maybe<HeadendRun> & { format?: HeadendFormat; workers?: number }>;
+  /** every run, of every round (--headend-rounds); figures use the median round's (headendRunOf) */
+  runs: Array<Maybe<HeadendRun> & { format?: HeadendFormat; workers?: number; round?: number }>;
   rss?: Maybe<HeadendRss> | { skipped: string };
   skipped?: string;
 }
@@ -280,14 +281,39 @@ export const RSS_TARGET_MB = 300;
 /** the peak-RSS target applies to a file of at least this many bytes (1 GB) */
 export const RSS_MIN_FILE_BYTES = 1e9;
 
-/** A finished head-end run of that format and worker count, if any. */
+/** The finished head-end runs of that format and worker count, every round. */
+export function headendRunsOf(r: Report, format: HeadendFormat, workers: number): HeadendRun[] {
+  return r.headend.runs.filter(
+    (x): x is HeadendRun => !isError(x) && x.format === format && x.workers === workers,
+  );
+}
+
+/**
+ * The median round's run of that format and worker count (by readings per second; of an even
+ * number, the lower middle one), if any finished.
+ */
 export function headendRunOf(
   r: Report,
   format: HeadendFormat,
   workers: number,
 ): HeadendRun | undefined {
-  return r.headend.runs.find(
-    (x): x is HeadendRun => !isError(x) && x.format === format && x.workers === workers,
+  const runs = headendRunsOf(r, format, workers).sort(
+    (a, b) => a.readingsPerSecond - b.readingsPerSecond,
+  );
+  return runs[Math.floor((runs.length - 1) / 2)];
+}
+
+/** Each format and worker count once, in the order of the runs. */
+function headendKinds(r: Report): Array<{ format: HeadendFormat; workers: number }> {
+  const seen = new Map<string, { format: HeadendFormat; workers: number }>();
+  for (const x of r.headend.runs) {
+    if (!x.format || x.workers === undefined) continue;
+    seen.set(`${x.format}:${x.workers}`, { format: x.format, workers: x.workers });
+  }
+  return [...seen.values()].sort(
+    (a, b) =>
+      r.headend.runs.findIndex((x) => x.format === a.format) -
+        r.headend.runs.findIndex((x) => x.format === b.format) || a.workers - b.workers,
   );
 }
 
@@ -539,8 +565,12 @@ function headendRows(r: Report): string[][] {
     rows.push(['head-end ingestion', 'skipped', '', '', '', '']);
     return rows;
   }
-  for (const run of h.runs) {
-    const label = `head-end ${run.format ?? '?'}, ${run.workers ?? '?'} worker${run.workers === 1 ? '' : 's'}, readings/s`;
+  for (const kind of headendKinds(r)) {
+    const run: Maybe<HeadendRun> = headendRunOf(r, kind.format, kind.workers) ??
+      h.runs.find((x) => x.format === kind.format && x.workers === kind.workers && isError(x)) ?? {
+        error: 'no run',
+      };
+    const label = `head-end ${kind.format}, ${kind.workers} worker${kind.workers === 1 ? '' : 's'}, readings/s`;
     if (isError(run)) {
       rows.push([label, 'error', fmt(h.naiveReadingsPerSecond), '—', '', 'not measured']);
       continue;
@@ -705,8 +735,9 @@ interface DetailRow {
 function headendDetails(r: Report): string | null {
   const h = r.headend;
   const list: DetailRow[] = [];
-  for (const run of h.runs) {
-    if (isError(run)) continue;
+  for (const kind of headendKinds(r)) {
+    const run = headendRunOf(r, kind.format, kind.workers);
+    if (!run) continue;
     list.push({
       label: `${run.format}, ${run.workers} worker${run.workers === 1 ? '' : 's'}`,
       fileBytes: run.fileBytes,
@@ -775,10 +806,26 @@ function headendDetails(r: Report): string | null {
     `\nhead-end: landing = ${landing}; workers = meterdata worker processes on Redis ${h.redis ?? '?'}; ` +
     'readings/s = readings / (landing + workers wall time); each run on a fresh database; ' +
     `ratios against the median naive \\copy of the ingest rounds (${fmt(h.naiveReadingsPerSecond ?? null)} readings/s).` +
+    headendRoundsNote(r) +
     (h.files?.cmep
       ? '\nCMEP carries the delivered channel only (the landing passes no CMEP unitsMap for received).'
       : '')
   );
+}
+
+/** With several rounds: which round's run each figure is, and every round's ratio. */
+function headendRoundsNote(r: Report): string {
+  const lines: string[] = [];
+  for (const kind of headendKinds(r)) {
+    const runs = headendRunsOf(r, kind.format, kind.workers);
+    if (runs.length < 2) continue;
+    const median = headendRunOf(r, kind.format, kind.workers);
+    const all = runs.map((run) => (run === median ? `[${x(run.ratio)}]` : x(run.ratio))).join(', ');
+    lines.push(`${kind.format}, ${kind.workers} worker${kind.workers === 1 ? '' : 's'}: ${all}`);
+  }
+  return lines.length
+    ? `\nhead-end rounds (ratio to naive \\copy per round, in run order; [the median round], whose figures are shown): ${lines.join('; ')}.`
+    : '';
 }
 
 function status(t: Target | undefined): string {

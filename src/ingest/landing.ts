@@ -284,7 +284,7 @@ export async function receiveFile(
       let preambleLines = 0;
       // Writes queue on the transaction (its lock keeps them in order) while the parser goes
       // on with the next chunk; at most a few are in flight, so memory stays bounded.
-      const writes = new WriteQueue(3);
+      const writes = new WriteQueue(8);
       let partSeq = 0;
       const flushParts = async () => {
         while (tee.parts.length) {
