@@ -68,7 +68,7 @@ export interface ReceiveResult {
   duplicate: boolean;
   status: 'received' | 'done' | 'failed';
   chunks: number;
-  /** parsed readings; null when the workers count them (files stored as parts) */
+  /** parsed readings; null when the workers count them (files stored as parts or segments) */
   items: number | null;
   parseRejected: number;
   sizeBytes: number;
@@ -321,6 +321,8 @@ export async function receiveFile(
         }
         await noteRejections(chunk.rejections);
       };
+      /** ESPI segment chunks: a worker parses their readings, and counts them */
+      let segmentChunks = 0;
       let structural: MeterdataError | null = null;
       try {
         if (check) {
@@ -343,6 +345,7 @@ export async function receiveFile(
             if (landed.kind === 'parsed') await stage(landed.chunk);
             else if (landed.readings) {
               const seq = chunks++;
+              segmentChunks++;
               await writes.push(
                 insertSegmentChunk(tx, fileId, seq, landed.readings, landed.segments),
               );
@@ -416,13 +419,15 @@ export async function receiveFile(
         SELECT source, format, created_by, source_system, comm_path, id, received_at FROM ingest_file WHERE id = ${fileId}
         RETURNING id`);
       const status = chunks === 0 ? ('done' as const) : ('received' as const);
+      // Readings parsed here are counted now; those in parts and segments once workers parse them.
+      const counted = !check && segmentChunks === 0;
       await completeFileReceipt(tx, fileId, {
         sha256,
         sizeBytes: tee.bytes,
         status,
         batchId: Number(batch.id),
         chunksTotal: chunks,
-        itemsTotal: check ? null : items,
+        itemsTotal: counted ? items : null,
         parseRejected,
         preamble,
         preambleLines: check ? preambleLines : null,
@@ -432,7 +437,7 @@ export async function receiveFile(
         duplicate: false,
         status,
         chunks,
-        items: check ? null : items,
+        items: counted ? items : null,
         parseRejected,
         sizeBytes: tee.bytes,
         sha256,

@@ -78,7 +78,7 @@ export class IngestFile {
   @Field(() => Float, {
     nullable: true,
     description:
-      'Readings parsed from the file: known at the landing for ESPI, once processed for CSV and CMEP (whose parts the workers parse).',
+      'Readings parsed from the file: known at the landing for a file parsed there, once processed for CSV, CMEP and ESPI (whose stored parts the workers parse).',
   })
   itemsTotal!: number | null;
 
