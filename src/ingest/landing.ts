@@ -16,6 +16,7 @@ import {
   FORMAT_NAMES,
   type ParsedChunk,
 } from './formats';
+import { bufferOf } from './formats/common';
 import { landEspi } from './formats/espi-segments';
 import type { Rejection } from '../domain/readings';
 import { type CsvProfile } from './formats/csv-profile';
@@ -109,14 +110,7 @@ class Tee implements AsyncIterable<Buffer> {
       this.cut(true);
       return { done: true, value: undefined };
     }
-    const v = r.value;
-    // Buffers as they are (Buffer.from would copy them); other byte arrays viewed, not copied.
-    const b =
-      typeof v === 'string'
-        ? Buffer.from(v)
-        : Buffer.isBuffer(v)
-          ? v
-          : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : bufferOf(r.value);
     this.bytes += b.length;
     if (this.bytes > this.maxBytes) {
       throw new MeterdataError(
@@ -349,7 +343,6 @@ export async function receiveFile(
               await writes.push(
                 insertSegmentChunk(tx, fileId, seq, landed.readings, landed.segments),
               );
-              items += landed.readings;
             }
           }
         } else

@@ -20,6 +20,7 @@ import {
 } from '../domain/reading-columns';
 import type { Logger } from '../logger';
 import { type CsvProfile, type FormatName, type FormatParser, parserFor } from './formats';
+import { bufferOf } from './formats/common';
 import { type EspiSegments, readSegments } from './formats/espi-segments';
 
 const inflate = promisify(zlib.inflateRaw);
@@ -77,12 +78,9 @@ function parserOf(job: PartJob): FormatParser {
  */
 export async function parsePart(job: ParseJob): Promise<ParsedPart> {
   if ('segments' in job) return parseSegments(job);
-  const bytes = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
+  const bytes = bufferOf(job.data);
   const body = job.compressed ? await inflate(bytes) : bytes;
-  const lead =
-    job.seq > 0 && job.preamble
-      ? Buffer.from(job.preamble.buffer, job.preamble.byteOffset, job.preamble.byteLength)
-      : null;
+  const lead = job.seq > 0 && job.preamble ? bufferOf(job.preamble) : null;
   const skip = lead ? job.preambleLines : 0;
   const delta = lead ? job.firstLine - skip - 1 : job.firstLine - 1;
   const input = (async function* () {
@@ -116,10 +114,7 @@ export async function parsePart(job: ParseJob): Promise<ParsedPart> {
 
 async function parseSegments(job: SegmentJob): Promise<ParsedPart> {
   const bodies = await Promise.all(
-    job.parts.map((p) => {
-      const bytes = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
-      return p.compressed ? inflate(bytes) : bytes;
-    }),
+    job.parts.map((p) => (p.compressed ? inflate(bufferOf(p.data)) : bufferOf(p.data))),
   );
   return readSegments(bodies, job.base, job.segments);
 }

@@ -15,7 +15,6 @@ import {
   type FileParseMeta,
   fileParseMeta,
   finishFileIfComplete,
-  readFilePart,
   readFilePartRange,
   insertRejections,
   lockChunk,
@@ -202,8 +201,7 @@ export class IngestWorker {
     seq: number,
     firstLine: number,
   ): Promise<{ readings: ReadingSource; rejections: Rejection[] }> {
-    const part = await readFilePart(this.pool, fileId, seq);
-    if (!part) throw new Error(`file ${fileId} has no part ${seq}`);
+    const [part] = await readFilePartRange(this.pool, fileId, seq, seq);
     const job: PartJob = {
       format: f.meta.format as FormatName,
       profile: f.meta.format === 'csv' && f.meta.profile ? (f.meta.profile as CsvProfile) : null,

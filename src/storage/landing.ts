@@ -265,21 +265,7 @@ export async function insertPartChunks(
     SELECT ${fileId}, s - 1, 0, l FROM unnest(${firstLines}::bigint[]) WITH ORDINALITY AS t(l, s)`);
 }
 
-/** One stored part of a file, as stored (`compressed`: deflate-raw). */
-export async function readFilePart(
-  db: Queryable,
-  fileId: number,
-  seq: number,
-): Promise<{ data: Buffer; compressed: boolean } | null> {
-  const rows: Row[] = await db.query(
-    sql`SELECT data, compressed FROM ingest_file_part WHERE file_id = ${fileId} AND seq = ${seq}`,
-  );
-  return rows.length
-    ? { data: rows[0]!.data as Buffer, compressed: Boolean(rows[0]!.compressed) }
-    : null;
-}
-
-/** Stored parts `first` to `last` of a file, in order. */
+/** Stored parts `first` to `last` of a file, in order, as stored (`compressed`: deflate-raw). */
 export async function readFilePartRange(
   db: Queryable,
   fileId: number,

@@ -48,6 +48,13 @@ export function holdsAt(text: string, at: number, want: string): boolean {
   return true;
 }
 
+/** A Buffer over the same memory as `bytes` (Buffer.from(bytes) would copy them). */
+export function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The chunk size of a parse (ParseOptions.chunkSize), validated. */
 export function chunkSizeOf(opts: { chunkSize?: number }): number {
   return positiveInt(opts.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize');

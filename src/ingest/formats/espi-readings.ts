@@ -11,7 +11,6 @@
  * Written as flat functions over character codes that return the next position (or NO / MORE),
  * with no closures or strings made except the numbers' text: it runs once per reading.
  */
-import { holdsAt } from './common';
 
 /** What the general reader collects for a reading (see EspiFeed). */
 export interface RawReading {
@@ -264,57 +263,61 @@ export function matchIntervalReading(
   return { reading: r, end: p };
 }
 
-// The compact shape most exporters write, without white space or prefixes:
-// <IntervalReading><timePeriod><duration>D</duration><start>S</start></timePeriod>
-// <value>V</value></IntervalReading>, with D, S and V digits (V may have a sign and a point).
-// A special case of the grammar above, checked with four comparisons.
-const C_OPEN = '<IntervalReading><timePeriod><duration>';
-const C_START = '</duration><start>';
-const C_VALUE = '</start></timePeriod><value>';
-const C_CLOSE = '</value></IntervalReading>';
+/**
+ * The compact shape most exporters write — an IntervalReading with no white space inside, no
+ * prefixes and digits only — and the white space after it:
+ * <IntervalReading><timePeriod><duration>D</duration><start>S</start></timePeriod>
+ * <value>V</value></IntervalReading>, D and S digits, V digits with a sign and points. A special
+ * case of the grammar above, matched natively at a few tens of nanoseconds a reading.
+ */
+const COMPACT_READING =
+  /<IntervalReading><timePeriod><duration>\d*<\/duration><start>\d*<\/start><\/timePeriod><value>-?[\d.]*<\/value><\/IntervalReading>[ \t\r\n]*/y;
+const DURATION_AT = '<IntervalReading><timePeriod><duration>'.length;
+const START_AFTER_DURATION = '</duration><start>'.length;
+const VALUE_AFTER_START = '</start></timePeriod><value>'.length;
+const CLOSE_AFTER_VALUE = '</value></IntervalReading>'.length;
 
-/** Digits (and, for a value, a sign and point) from p; returns where they stop. */
-function digitsFrom(text: string, p: number, signed: boolean): number {
-  const n = text.length;
-  if (signed && p < n && text.charCodeAt(p) === 45) p++;
-  while (p < n) {
+/** Where the numbers of the last compact reading compactAt matched lie: [d0, d1) and so on. */
+export const compact = { d0: 0, d1: 0, s0: 0, s1: 0, v0: 0, v1: 0 };
+
+function digitsEnd(text: string, p: number): number {
+  for (;;) {
     const c = text.charCodeAt(p);
-    if ((c >= 48 && c <= 57) || (signed && c === 46)) p++;
-    else break;
+    if (c >= 48 && c <= 57) p++;
+    else return p;
   }
-  return p;
-}
-
-function compactReading(text: string, at: number): { reading: RawReading; end: number } | null {
-  if (!holdsAt(text, at, C_OPEN)) return null;
-  const d0 = at + C_OPEN.length;
-  const d1 = digitsFrom(text, d0, false);
-  if (!holdsAt(text, d1, C_START)) return null;
-  const s0 = d1 + C_START.length;
-  const s1 = digitsFrom(text, s0, false);
-  if (!holdsAt(text, s1, C_VALUE)) return null;
-  const v0 = s1 + C_VALUE.length;
-  const v1 = digitsFrom(text, v0, true);
-  if (!holdsAt(text, v1, C_CLOSE)) return null;
-  return {
-    reading: {
-      duration: text.slice(d0, d1),
-      start: text.slice(s0, s1),
-      value: text.slice(v0, v1),
-      qualities: [],
-    },
-    end: v1 + C_CLOSE.length,
-  };
 }
 
 /**
- * An IntervalReading in the compact shape most exporters write (no white space inside, no
- * prefixes, digits only) and the white space after it. Matched natively, a run of them is
- * checked at a few tens of nanoseconds a reading. Everything it accepts, matchIntervalReading
- * accepts too, as the same reading (a worker reads segments with it).
+ * A compact reading at `at`: returns where it ends (after the white space that follows it),
+ * or -1; the places of its duration, start and value are left in `compact`.
  */
-export const COMPACT_READING =
-  /<IntervalReading><timePeriod><duration>\d*<\/duration><start>\d*<\/start><\/timePeriod><value>-?[\d.]*<\/value><\/IntervalReading>[ \t\r\n]*/y;
+export function compactAt(text: string, at: number): number {
+  COMPACT_READING.lastIndex = at;
+  if (!COMPACT_READING.test(text)) return -1;
+  const c = compact;
+  c.d0 = at + DURATION_AT;
+  c.d1 = digitsEnd(text, c.d0);
+  c.s0 = c.d1 + START_AFTER_DURATION;
+  c.s1 = digitsEnd(text, c.s0);
+  c.v0 = c.s1 + VALUE_AFTER_START;
+  c.v1 = text.indexOf('<', c.v0);
+  return COMPACT_READING.lastIndex;
+}
+
+function compactReading(text: string, at: number): { reading: RawReading; end: number } | null {
+  if (compactAt(text, at) < 0) return null;
+  const c = compact;
+  return {
+    reading: {
+      duration: text.slice(c.d0, c.d1),
+      start: text.slice(c.s0, c.s1),
+      value: text.slice(c.v0, c.v1),
+      qualities: [],
+    },
+    end: c.v1 + CLOSE_AFTER_VALUE,
+  };
+}
 
 /**
  * Where a run of compact readings starting at `at` ends (after the white space that follows

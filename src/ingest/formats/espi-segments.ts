@@ -16,7 +16,7 @@ import { isAscii } from 'node:buffer';
 import { plainDecimal, type Rejection } from '../../domain/readings';
 import type { ReadingColumns } from '../../domain/reading-columns';
 import { ChunkBuilder, chunkSizeOf, maxRecordBytesOf } from './common';
-import { COMPACT_READING, matchIntervalReading, MORE } from './espi-readings';
+import { compact, compactAt, matchIntervalReading, MORE } from './espi-readings';
 import {
   emitReading,
   EspiFeed,
@@ -179,26 +179,12 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
 }
 
-/** Where a run of ASCII digits from `p` ends. */
-function digitsEnd(text: string, p: number): number {
-  for (;;) {
-    const c = text.charCodeAt(p);
-    if (c >= 48 && c <= 57) p++;
-    else return p;
-  }
-}
-
 /** The integer written by the ASCII digits text[from, to) (at most 15 of them: exact). */
 function intOf(text: string, from: number, to: number): number {
   let n = 0;
   for (let i = from; i < to; i++) n = n * 10 + (text.charCodeAt(i) - 48);
   return n;
 }
-
-/** Lengths of the constant text around a compact reading's numbers (see COMPACT_READING). */
-const DURATION_AT = '<IntervalReading><timePeriod><duration>'.length;
-const START_AFTER_DURATION = '</duration><start>'.length;
-const VALUE_AFTER_START = '</start></timePeriod><value>'.length;
 
 /**
  * A compact reading at `at` whose numbers are plain and in range, added to `out` without
@@ -214,16 +200,9 @@ function readCompact(
   interp: Interpretation,
 ): number {
   if (!interp.ok) return -1;
-  COMPACT_READING.lastIndex = at;
-  if (!COMPACT_READING.test(text)) return -1;
-  const end = COMPACT_READING.lastIndex;
-  const d0 = at + DURATION_AT;
-  const d1 = digitsEnd(text, d0);
-  const s0 = d1 + START_AFTER_DURATION;
-  const s1 = digitsEnd(text, s0);
-  const v0 = s1 + VALUE_AFTER_START;
-  let v1 = v0;
-  while (text.charCodeAt(v1) !== 60) v1++;
+  const end = compactAt(text, at);
+  if (end < 0) return -1;
+  const { d0, d1, s0, s1, v0, v1 } = compact;
   if (d1 - d0 < 1 || d1 - d0 > 15 || s1 - s0 < 1 || s1 - s0 > 15) return -1;
   const duration = intOf(text, d0, d1);
   if (duration <= 0 || duration > 86400) return -1;

@@ -279,9 +279,8 @@ export class EspiFeed {
   private readonly metersUsed = new Set<string>();
   /** the start of a reading that ran past the last piece, read with the next */
   private held = '';
-  /** its size in bytes, and whether it is ASCII */
+  /** its size in bytes (as many as its characters: ASCII) */
   private heldBytes = 0;
-  private heldAscii = true;
   /** the byte offsets in the file of the text being read, and whether it is ASCII */
   private textStart = 0;
   private textEnd = 0;
@@ -355,12 +354,12 @@ export class EspiFeed {
     const text = this.held ? this.held + piece.text : piece.text;
     this.textStart = piece.byteStart - this.heldBytes;
     this.textEnd = piece.byteEnd;
-    this.textAscii = this.heldAscii && piece.byteEnd - piece.byteStart === piece.text.length;
+    this.textAscii =
+      this.heldBytes === this.held.length && piece.byteEnd - piece.byteStart === piece.text.length;
     this.atChar = 0;
     this.atByte = this.textStart;
     this.held = '';
     this.heldBytes = 0;
-    this.heldAscii = true;
     let pos = 0;
     for (;;) {
       const j = readingTagAt(text, pos);
@@ -411,7 +410,6 @@ export class EspiFeed {
   private hold(text: string, from: number): void {
     this.held = text.slice(from);
     this.heldBytes = this.textEnd - this.byteAt(text, from);
-    this.heldAscii = this.heldBytes === this.held.length;
   }
 
   /**
@@ -468,10 +466,10 @@ export class EspiFeed {
   }
 
   private feedSaxes(text: string, from: number, to: number): void {
-    // Bound what saxes buffers: no event for longer than the limit means one token (text, tag,
-    // comment, entity name) is that long, and it is refused.
     // Anything but white space between readings ends their segment.
     if (this.segments && !isBlank(text, from, to)) this.segments.close();
+    // Bound what saxes buffers: no event for longer than the limit means one token (text, tag,
+    // comment, entity name) is that long, and it is refused.
     const step = Math.max(1024, Math.min(64 * 1024, this.maxTokenChars));
     for (let i = from; i < to; i += step) {
       const slice = text.slice(i, Math.min(to, i + step));

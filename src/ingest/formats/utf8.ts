@@ -4,7 +4,7 @@
  * byte order mark is dropped (it is not part of the first header name or the XML prolog).
  */
 import { isAscii } from 'node:buffer';
-import { PIECE_BYTES, malformed } from './common';
+import { bufferOf, PIECE_BYTES, malformed } from './common';
 
 export const UTF8_BOM = '\uFEFF';
 
@@ -128,7 +128,7 @@ export async function* decodeUtf8(
       if (pending.length === 0 && isAscii(piece)) {
         // ASCII (most head-end files, nearly all of a feed) decodes as Latin-1, several times
         // faster than the decoder; nothing is pending in the decoder at a boundary like this.
-        text = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength).toString('latin1');
+        text = bufferOf(piece).toString('latin1');
       } else {
         try {
           text = decoder.decode(piece, { stream: true });
