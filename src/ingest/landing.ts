@@ -15,6 +15,7 @@ import {
   type FormatName,
   FORMAT_NAMES,
   type ParsedChunk,
+  type RecordKey,
 } from './formats';
 import { bufferOf } from './formats/common';
 import { landEspi } from './formats/espi-segments';
@@ -91,6 +92,8 @@ class Tee implements AsyncIterable<Buffer> {
   readonly firstLines: number[] = [];
   /** a part had to be cut inside a record (the file is structurally bad: a record too long) */
   misaligned = false;
+  /** the meter of a record, once the structure check knows it (line-aligned parts) */
+  recordKey: RecordKey | null = null;
   private nextLine = 1;
 
   constructor(
@@ -105,6 +108,9 @@ class Tee implements AsyncIterable<Buffer> {
   }
 
   async next(): Promise<IteratorResult<Buffer>> {
+    // Parts are cut from what the consumer has already read (it asks for more once it has),
+    // so a check has seen the header, and told its RecordKey, before the first cut.
+    this.cut(false);
     const r = await this.it.next();
     if (r.done) {
       this.cut(true);
@@ -121,7 +127,6 @@ class Tee implements AsyncIterable<Buffer> {
     this.hash.update(b);
     this.pending.push(b);
     this.pendingBytes += b.length;
-    this.cut(false);
     return { done: false, value: b };
   }
 
@@ -132,7 +137,7 @@ class Tee implements AsyncIterable<Buffer> {
       let take = Math.min(size, all.length);
       if (this.lineAligned && !(final && all.length <= size)) {
         const at = recordBoundary(all, size);
-        if (at > 0) take = at;
+        if (at > 0) take = this.recordKey ? meterBoundary(all, at, this.recordKey) : at;
         else if (!final && all.length <= size + this.maxRecordBytes) {
           // No record ends in this part yet: wait for more bytes (bounded by the record limit).
           this.pending = [all];
@@ -196,6 +201,47 @@ function recordBoundary(buf: Buffer, limit: number): number {
     quotes += countByte(buf, QUOTE, nl + 1, next);
     nl = next;
     if (quotes % 2 === 0) return nl + 1;
+  }
+}
+
+/** The line of `buf` that starts at `start`, without its line end. */
+function lineAt(buf: Buffer, start: number): string {
+  let end = buf.indexOf(NL, start);
+  if (end < 0) end = buf.length;
+  if (end > start && buf[end - 1] === 0x0d) end--;
+  return buf.toString('utf8', start, end);
+}
+
+/**
+ * Moves a cut at `at` (a line start in `buf`, which starts at a record boundary) back to where
+ * the meter changes, so that a meter's records are not split between two parts (two chunks
+ * merging into the same day rows wait for each other's commit, and validate them twice). Only
+ * in the second half of the part, and only where no quote makes a line end ambiguous; the cut
+ * stays where it was when the meter does not change there (one meter's records fill the half),
+ * or when the lines do not say whose they are. Exports in meter order change the meter once
+ * per meter: the binary search finds that change in a few look-ups.
+ */
+function meterBoundary(buf: Buffer, at: number, key: RecordKey): number {
+  const nextEnd = buf.indexOf(NL, at);
+  if (nextEnd < 0) return at; // the line after the cut is not here yet
+  let lo = buf.lastIndexOf(NL, (at >> 1) - 1) + 1;
+  if (lo <= 0) return at; // the part's first line: the header, or too short to move
+  const quote = buf.indexOf(QUOTE, lo);
+  if (quote >= 0 && quote < nextEnd) return at;
+  const after = key(lineAt(buf, at));
+  const first = key(lineAt(buf, lo));
+  if (after === null || first === null || first === after) return at;
+  // key(line at lo) differs from `after`, key(line at hi) is `after`: close in on the change.
+  let hi = at;
+  for (;;) {
+    const next = buf.indexOf(NL, lo) + 1;
+    if (next >= hi) return hi;
+    let mid = buf.lastIndexOf(NL, ((lo + hi) >> 1) - 1) + 1;
+    if (mid <= lo) mid = next;
+    const k = key(lineAt(buf, mid));
+    if (k === null) return at;
+    if (k === after) hi = mid;
+    else lo = mid;
   }
 }
 
@@ -320,7 +366,10 @@ export async function receiveFile(
       let structural: MeterdataError | null = null;
       try {
         if (check) {
-          const run = check(tee, { meter: meta.meter ?? undefined });
+          const run = check(tee, {
+            meter: meta.meter ?? undefined,
+            onRecordKey: (key) => (tee.recordKey = key),
+          });
           for (let r = await run.next(); ; r = await run.next()) {
             await flushParts();
             if (r.done) {

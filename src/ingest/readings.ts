@@ -6,7 +6,6 @@
 import { type ConnectionPool } from '@databases/pg';
 import {
   type DayPatch,
-  type DayRow,
   type MeterRef,
   PatchGrouper,
   type NormalizedReading,
@@ -22,7 +21,7 @@ import {
   writePatches,
   type WriteCounts,
 } from '../storage/readings';
-import { cachedRuleSets, runVee, targetsOf } from '../storage/vee';
+import { cachedRuleSets, writeValidatedPatches } from '../storage/vee';
 import { meterRef, metersBySerials } from '../storage/topology';
 import { ReadingColumns, type ReadingSource } from '../domain/reading-columns';
 
@@ -150,12 +149,7 @@ export async function ingestChunk(
   );
   const ruleSets = await cachedRuleSets(pool);
   const written = await retryOnConflict(() =>
-    pool.tx(async (tx) => {
-      const known: DayRow[] = [];
-      const c = await writePatches(pool, patches, batchId, { tx, collect: known });
-      await runVee(tx, targetsOf(patches), { ruleSets, now: opts.now, known });
-      return c;
-    }),
+    pool.tx((tx) => writeValidatedPatches(pool, tx, patches, batchId, { ruleSets, now: opts.now })),
   );
   return { counts: { ...written, rejected: rejections.length }, rejections };
 }

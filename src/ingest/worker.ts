@@ -9,7 +9,7 @@ import { type ConnectionPool } from '@databases/pg';
 import { type Config } from '../config';
 import { type Logger } from '../logger';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
-import { cachedRuleSets, runVee, targetsOf, VeeMeterCache } from '../storage/vee';
+import { cachedRuleSets, VeeMeterCache, writeValidatedPatches } from '../storage/vee';
 import {
   countDelivery,
   type FileParseMeta,
@@ -35,7 +35,7 @@ import {
   type PartParser,
   type SegmentJob,
 } from './part-parser';
-import type { DayRow, Rejection } from '../domain/readings';
+import type { Rejection } from '../domain/readings';
 import { type ReadingSource } from '../domain/reading-columns';
 
 import { MeterResolver, validateItems } from './readings';
@@ -161,20 +161,14 @@ export class IngestWorker {
         this.pool.tx(async (tx) => {
           const chunk = await lockChunk(tx, d.fileId, d.seq);
           if (!chunk || chunk.status !== 'pending') return 'skipped' as const;
-          const known: DayRow[] = [];
-          const c = await writePatches(this.pool, patches, batchId, {
-            tx,
-            collect: ruleSets ? known : undefined,
-          });
-          if (ruleSets) {
-            await runVee(tx, targetsOf(patches), {
-              known,
-              ruleSets,
-              meterCache: file.veeMeters,
-              now: this.opts.now ? this.opts.now() : Date.now(),
-              onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),
-            });
-          }
+          const c = ruleSets
+            ? await writeValidatedPatches(this.pool, tx, patches, batchId, {
+                ruleSets,
+                meterCache: file.veeMeters,
+                now: this.opts.now ? this.opts.now() : Date.now(),
+                onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),
+              })
+            : await writePatches(this.pool, patches, batchId, { tx });
           await insertRejections(tx, d.fileId, rejections, this.opts.keepRejections ?? 1000);
           await markChunkDone(
             tx,

@@ -167,6 +167,13 @@ export async function writePatches(
     tx?: Transaction;
     /** receives every merged day row as written (or found unchanged), for VEE */
     collect?: DayRow[];
+    /**
+     * Called with the rows the patches make of days not stored yet, before they are offered
+     * as new rows: what it sets on them (VEE flags) is stored with them.
+     */
+    beforeInsert?: (fresh: readonly DayRow[]) => Promise<void>;
+    /** receives the patches that merged into days already stored (their fresh rows were not stored) */
+    conflicted?: DayPatch[];
   } = {},
 ): Promise<WriteCounts> {
   if (patches.length === 0) return { accepted: 0, unchanged: 0, changed: 0 };
@@ -195,6 +202,7 @@ export async function writePatches(
     // locked and merged. A fresh file's chunk costs one statement instead of a look-up of every
     // key followed by the insert.
     const fresh = sorted.map((p) => mergeDay(undefined, p, batchId, opts.reason));
+    if (opts.beforeInsert) await opts.beforeInsert(fresh.map((m) => m.row));
     const inserted = await insertNewDays(
       tx,
       fresh.map((m) => m.row),
@@ -206,6 +214,7 @@ export async function writePatches(
       else stored.push(sorted[k]!);
     }
     if (stored.length) {
+      opts.conflicted?.push(...stored);
       const existing = await selectDaysForUpdate(tx, stored);
       for (const p of stored) {
         const row = existing.get(dayKey(p.meterId, p.channel, p.day));

@@ -3,7 +3,7 @@
  * reading_day.vee_flags, failures into vee_exception), and exception queries. The rules
  * themselves are the pure core in ../domain/vee.
  */
-import { sql, type ConnectionPool, type Queryable } from '@databases/pg';
+import { sql, type ConnectionPool, type Queryable, type Transaction } from '@databases/pg';
 import { type Channel, channelFromCode, Quality } from '../domain/channel';
 import { DAY_MS, type DayPatch, type DayRow } from '../domain/readings';
 import { buildSeries } from '../domain/series';
@@ -18,6 +18,7 @@ import {
 import { localDays } from '../domain/vee/calendar';
 import { ErrorCode, MeterdataError } from '../errors';
 import { decodeDayRow, type DayRowRecord, epochDayToDate, intArrayLiteral } from './codec';
+import { writePatches, type WriteCounts } from './readings';
 
 export const METER_CLASSES: readonly MeterClass[] = ['RESIDENTIAL', 'COMMERCIAL', 'INDUSTRIAL'];
 /** Days of stored history before a window that the rules learn from. */
@@ -253,6 +254,49 @@ export function localWindow(
 /** Largest window the rules run over at once (a re-VEE of a longer range runs in slices). */
 const MAX_WINDOW_DAYS = 62;
 
+/** What one run of the rules found: its windows, failures and the flags that changed. */
+export interface VeeOutcome {
+  windows: Window[];
+  exceptions: Array<{ w: Window; f: RuleFailure; version: number }>;
+  flagUpdates: FlagUpdate[];
+  failures: number;
+  /** the open and accepted exceptions inside the windows when they were read */
+  existing: ExistingException[];
+}
+
+interface ExistingException {
+  id: string;
+  meterId: number;
+  channel: number;
+  rule: string;
+  fromMs: number;
+  toMs: number;
+  open: boolean;
+}
+
+const exceptionKey = (m: number, c: number, rule: string, from: number, to: number) =>
+  `${m}:${c}:${rule}:${from}:${to}`;
+
+interface FlagUpdate {
+  meterId: number;
+  channel: number;
+  day: number;
+  flags: number[] | null;
+}
+
+export interface VeeRunOptions {
+  ruleSets: Record<MeterClass, RuleSet>;
+  now: number;
+  onError?: (err: unknown) => void;
+  /**
+   * Day rows as they stand in this transaction (the chunk just merged, or about to be
+   * stored): only the other days of the windows and their history are read.
+   */
+  known?: readonly DayRow[];
+  /** meters already looked up by this ingest (default: looked up now) */
+  meterCache?: VeeMeterCache;
+}
+
 /**
  * Runs each target's class rule set over its whole local days as stored now (call it after the
  * merge, in the same transaction), with the previous 28 days as history and the merge's
@@ -263,27 +307,29 @@ const MAX_WINDOW_DAYS = 62;
 export async function runVee(
   db: Queryable,
   targets: readonly VeeTarget[],
-  opts: {
-    ruleSets: Record<MeterClass, RuleSet>;
-    now: number;
-    onError?: (err: unknown) => void;
-    /**
-     * Day rows as they stand in this transaction (the chunk just merged): only the other days
-     * of the windows and their history are read back.
-     */
-    known?: readonly DayRow[];
-    /** meters already looked up by this ingest (default: looked up now) */
-    meterCache?: VeeMeterCache;
-  },
+  opts: VeeRunOptions,
 ): Promise<VeeRunCounts> {
-  const counts: VeeRunCounts = {
-    windows: 0,
+  return writeVeeOutcome(db, await evaluateVee(db, targets, opts));
+}
+
+/**
+ * The read and the rules of runVee, without writing: the flags of the window's day rows change
+ * in place (a known row's new flags are stored with it when the caller stores it), and the
+ * outcome lists the failures and the flags of every row whose flags changed.
+ */
+export async function evaluateVee(
+  db: Queryable,
+  targets: readonly VeeTarget[],
+  opts: VeeRunOptions,
+): Promise<VeeOutcome> {
+  const outcome: VeeOutcome = {
+    windows: [],
+    exceptions: [],
+    flagUpdates: [],
     failures: 0,
-    exceptionsCreated: 0,
-    exceptionsResolved: 0,
-    daysFlagged: 0,
+    existing: [],
   };
-  if (!targets.length) return counts;
+  if (!targets.length) return outcome;
   const ids = targets.map((t) => t.meterId);
   const meters = opts.meterCache ? await opts.meterCache.get(db, ids) : await veeMeters(db, ids);
   const windows: Window[] = [];
@@ -308,8 +354,8 @@ export async function runVee(
       });
     }
   }
-  if (!windows.length) return counts;
-  counts.windows = windows.length;
+  if (!windows.length) return outcome;
+  outcome.windows = windows;
 
   // One query for the day rows (windows and their history) not known already, one for the
   // conflicts.
@@ -342,36 +388,72 @@ export async function runVee(
       }
     }
   }
-  // One round trip for both: the day rows (kind 'r') and the corrected resends of the
-  // windows (kind 'c', in ts and version order once sorted here).
+  // One round trip for all three: the day rows (kind 'r'), the corrected resends of the
+  // windows (kind 'c', in ts and version order once sorted here) and the open and accepted
+  // exceptions inside the windows (kind 'e'), which the run resolves or does not raise again.
+  const wm = windows.map((w) => w.t.meterId);
+  const wc = windows.map((w) => w.t.channel);
+  const wf = windows.map((w) => w.fromMs / 1000);
+  const wl = windows.map((w) => w.toMs / 1000);
   const records: Array<
-    DayRowRecord & { kind: 'r' | 'c'; ts: number | null; value: number | null }
+    DayRowRecord & {
+      kind: 'r' | 'c' | 'e';
+      ts: number | null;
+      value: number | null;
+      ex_id: string | null;
+      rule: string | null;
+      status: string | null;
+      to_ms: number | null;
+    }
   > = await db.query(sql`
     SELECT 'r' AS kind, r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day,
            r.vals::text AS vals, r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags,
-           r.version, NULL::float8 AS ts, NULL::real AS value
+           r.version, NULL::float8 AS ts, NULL::real AS value, NULL::bigint AS ex_id,
+           NULL::text AS rule, NULL::text AS status, NULL::float8 AS to_ms
     FROM unnest(${ranges.m}::bigint[], ${ranges.c}::smallint[], ${ranges.f}::date[],
                 ${ranges.l}::date[]) AS t(m, c, f, l)
     JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l
     UNION ALL
     SELECT 'c', h.meter_id, h.channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.version,
-           (extract(epoch FROM h.ts) * 1000)::float8, h.value
-    FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
-                ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
+           (extract(epoch FROM h.ts) * 1000)::float8, h.value, NULL, NULL, NULL, NULL
+    FROM unnest(${wm}::bigint[], ${wc}::smallint[], ${wf}::float8[], ${wl}::float8[])
          AS t(m, c, f, l)
     JOIN reading_history h ON h.meter_id = t.m AND h.channel = t.c
       AND h.ts >= to_timestamp(t.f) AND h.ts < to_timestamp(t.l)
-    WHERE h.reason = 'corrected_resend' AND h.value IS NOT NULL`);
+    WHERE h.reason = 'corrected_resend' AND h.value IS NOT NULL
+    UNION ALL
+    SELECT 'e', e.meter_id, e.channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           (extract(epoch FROM e.from_ts) * 1000)::float8, NULL, e.id, e.rule, e.status,
+           (extract(epoch FROM e.to_ts) * 1000)::float8
+    FROM unnest(${wm}::bigint[], ${wc}::smallint[], ${wf}::float8[], ${wl}::float8[])
+         AS t(m, c, f, l)
+    JOIN vee_exception e ON e.meter_id = t.m AND e.channel = t.c
+      AND e.from_ts >= to_timestamp(t.f) AND e.to_ts <= to_timestamp(t.l)
+    WHERE e.status IN ('open', 'accepted')`);
   const resends: Array<{ key: string; ts: number; version: number; value: number }> = [];
+  const seen = new Set<string>();
   for (const rec of records) {
     if (rec.kind === 'r') put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
-    else
+    else if (rec.kind === 'c')
       resends.push({
         key: `${Number(rec.meter_id)}:${rec.channel}`,
         ts: Number(rec.ts),
         version: rec.version,
         value: rec.value!,
       });
+    else if (!seen.has(rec.ex_id!)) {
+      // (windows of one target may share a local day, and so an exception)
+      seen.add(rec.ex_id!);
+      outcome.existing.push({
+        id: rec.ex_id!,
+        meterId: Number(rec.meter_id),
+        channel: rec.channel,
+        rule: rec.rule!,
+        fromMs: Number(rec.ts),
+        toMs: Number(rec.to_ms),
+        open: rec.status === 'open',
+      });
+    }
   }
   // Per meter-channel and interval, the values it had, oldest version first.
   resends.sort((a, b) => a.ts - b.ts || a.version - b.version);
@@ -384,13 +466,8 @@ export async function runVee(
     else m.set(c.ts, [c.value]);
   }
 
-  const exc: Array<{ w: Window; f: RuleFailure; version: number }> = [];
-  const flagUpdates: Array<{
-    meterId: number;
-    channel: number;
-    day: number;
-    flags: number[] | null;
-  }> = [];
+  const exc = outcome.exceptions;
+  const flagUpdates = outcome.flagUpdates;
   const flaggedKeys = new Set<string>();
   for (const w of windows) {
     const k = `${w.t.meterId}:${w.t.channel}`;
@@ -444,7 +521,7 @@ export async function runVee(
       opts.onError?.(err);
       continue;
     }
-    counts.failures += result.failures.length;
+    outcome.failures += result.failures.length;
     for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
     // Flags of the window's intervals; intervals of a stored day outside the window keep theirs.
     for (const row of inWindow) {
@@ -478,62 +555,139 @@ export async function runVee(
     }
   }
 
-  const keyM = exc.map((e) => e.w.t.meterId);
-  const keyC = exc.map((e) => e.w.t.channel);
-  const keyR = exc.map((e) => e.f.rule as string);
-  const keyF = exc.map((e) => e.f.from / 1000);
-  const keyT = exc.map((e) => e.f.to / 1000);
-  // One statement writes the run's outcome: the flags, the resolution of open exceptions
-  // inside a window that the run did not find again, and the new exceptions (an open one
-  // that still fails, or an accepted one, is not raised again). The three touch disjoint rows
-  // (an exception is resolved only if it is not among the failures, inserted only if it is),
-  // so running them together is the same as running them in turn, one round trip instead of
-  // three.
-  const [written] = await db.query(sql`
-    WITH flagged AS (
+  return outcome;
+}
+
+/**
+ * Merges patches into the store and validates them, in the caller's transaction, with the rules
+ * run before the days are stored: over the rows the patches make of new days, which are then
+ * inserted with their flags. The day rows a chunk inserts are locked from its insert to its
+ * commit, and a concurrent chunk with intervals of the same day waits for that commit, so the
+ * rules stay out of that time. Only a meter-channel one of whose days was stored already (the
+ * other half of a day cut between two chunks, a resend) is validated again after the merge,
+ * over the merged rows.
+ */
+export async function writeValidatedPatches(
+  pool: ConnectionPool,
+  tx: Transaction,
+  patches: readonly DayPatch[],
+  batchId: number,
+  opts: Omit<VeeRunOptions, 'known'>,
+): Promise<WriteCounts> {
+  const targets = targetsOf(patches);
+  let before: VeeOutcome | null = null;
+  let fresh: ReadonlySet<DayRow> = new Set();
+  const merged: DayRow[] = [];
+  const conflicted: DayPatch[] = [];
+  const counts = await writePatches(pool, patches, batchId, {
+    tx,
+    collect: merged,
+    conflicted,
+    beforeInsert: async (rows) => {
+      fresh = new Set(rows);
+      before = await evaluateVee(tx, targets, { ...opts, known: rows });
+    },
+  });
+  if (!before) return counts;
+  const again = new Set(conflicted.map((p) => `${p.meterId}:${p.channel}`));
+  const mine = (t: VeeTarget) => !again.has(`${t.meterId}:${t.channel}`);
+  const first: VeeOutcome = before;
+  // A new row carries its flags into the insert; a stored row whose flags changed is updated.
+  const freshKeys = new Set([...fresh].map((r) => `${r.meterId}:${r.channel}:${r.day}`));
+  const outcome: VeeOutcome = {
+    windows: first.windows.filter((w) => mine(w.t)),
+    exceptions: first.exceptions.filter((e) => mine(e.w.t)),
+    flagUpdates: first.flagUpdates.filter(
+      (u) =>
+        !again.has(`${u.meterId}:${u.channel}`) &&
+        !freshKeys.has(`${u.meterId}:${u.channel}:${u.day}`),
+    ),
+    failures: 0,
+    existing: first.existing.filter((e) => !again.has(`${e.meterId}:${e.channel}`)),
+  };
+  if (again.size) {
+    const second = await evaluateVee(
+      tx,
+      targets.filter((t) => !mine(t)),
+      { ...opts, known: merged },
+    );
+    outcome.windows.push(...second.windows);
+    outcome.exceptions.push(...second.exceptions);
+    outcome.flagUpdates.push(...second.flagUpdates);
+    outcome.existing.push(...second.existing);
+  }
+  outcome.failures = outcome.exceptions.length;
+  await writeVeeOutcome(tx, outcome);
+  return counts;
+}
+
+/**
+ * Writes what evaluateVee found: the flags that changed, the open exceptions inside a window
+ * that the run did not find again (resolved), and the failures not already open or accepted
+ * (new open exceptions). Each is one statement, run only when it has rows: a run that found
+ * what was there before writes nothing.
+ */
+export async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCounts> {
+  const counts: VeeRunCounts = {
+    windows: o.windows.length,
+    failures: o.failures,
+    exceptionsCreated: 0,
+    exceptionsResolved: 0,
+    daysFlagged: 0,
+  };
+  if (!o.windows.length) return counts;
+  const failing = new Set<string>();
+  const create: VeeOutcome['exceptions'] = [];
+  const standing = new Set(
+    o.existing.map((e) => exceptionKey(e.meterId, e.channel, e.rule, e.fromMs, e.toMs)),
+  );
+  for (const e of o.exceptions) {
+    const k = exceptionKey(e.w.t.meterId, e.w.t.channel, e.f.rule, e.f.from, e.f.to);
+    if (failing.has(k)) continue;
+    failing.add(k);
+    if (!standing.has(k)) create.push(e);
+  }
+  const resolve = o.existing.filter(
+    (e) => e.open && !failing.has(exceptionKey(e.meterId, e.channel, e.rule, e.fromMs, e.toMs)),
+  );
+  const { flagUpdates } = o;
+  if (flagUpdates.length) {
+    const rows = await db.query(sql`
       UPDATE reading_day r SET vee_flags = t.vf::integer[]
       FROM unnest(${flagUpdates.map((u) => u.meterId)}::bigint[], ${flagUpdates.map((u) => u.channel)}::smallint[],
                   ${flagUpdates.map((u) => epochDayToDate(u.day))}::date[],
                   ${flagUpdates.map((u) => intArrayLiteral(u.flags))}::text[]) AS t(m, c, d, vf)
       WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
-      RETURNING 1
-    ), resolved AS (
+      RETURNING 1`);
+    counts.daysFlagged = rows.length;
+  }
+  if (resolve.length) {
+    // Still open: an operator may have decided it since it was read.
+    const rows = await db.query(sql`
       UPDATE vee_exception e
       SET status = 'resolved', decided_by = 'vee', decided_at = now(),
           note = 'no longer fails when validated again'
-      FROM unnest(${windows.map((w) => w.t.meterId)}::bigint[], ${windows.map((w) => w.t.channel)}::smallint[],
-                  ${windows.map((w) => w.fromMs / 1000)}::float8[], ${windows.map((w) => w.toMs / 1000)}::float8[])
-           AS w(m, c, f, l)
-      WHERE e.status = 'open' AND e.meter_id = w.m AND e.channel = w.c
-        AND e.from_ts >= to_timestamp(w.f) AND e.to_ts <= to_timestamp(w.l)
-        AND NOT EXISTS (
-          SELECT 1 FROM unnest(${keyM}::bigint[], ${keyC}::smallint[], ${keyR}::text[],
-                               ${keyF}::float8[], ${keyT}::float8[]) AS k(m, c, r, f, l)
-          WHERE k.m = e.meter_id AND k.c = e.channel AND k.r = e.rule
-            AND to_timestamp(k.f) = e.from_ts AND to_timestamp(k.l) = e.to_ts)
-      RETURNING 1
-    ), created AS (
+      FROM unnest(${resolve.map((e) => e.meterId)}::bigint[], ${resolve.map((e) => e.id)}::bigint[]) AS t(m, id)
+      WHERE e.meter_id = t.m AND e.id = t.id AND e.status = 'open'
+      RETURNING 1`);
+    counts.exceptionsResolved = rows.length;
+  }
+  if (create.length) {
+    // An exception raised concurrently by another run is not raised twice (the open key).
+    const rows = await db.query(sql`
       INSERT INTO vee_exception
         (meter_id, channel, from_ts, to_ts, rule, severity, detail, data, rule_set_version)
       SELECT m, c, to_timestamp(f), to_timestamp(l), r, s, d, NULLIF(j, 'null')::jsonb, v
-      FROM unnest(${keyM}::bigint[], ${keyC}::smallint[], ${keyF}::float8[], ${keyT}::float8[],
-                  ${keyR}::text[], ${exc.map((e) => e.f.severity as string)}::text[],
-                  ${exc.map((e) => e.f.detail)}::text[],
-                  ${exc.map((e) => JSON.stringify(e.f.data ?? null))}::text[],
-                  ${exc.map((e) => e.version)}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
-      WHERE NOT EXISTS (
-        SELECT 1 FROM vee_exception e
-        WHERE e.meter_id = t.m AND e.channel = t.c AND e.rule = t.r AND e.status = 'accepted'
-          AND e.from_ts = to_timestamp(t.f) AND e.to_ts = to_timestamp(t.l))
+      FROM unnest(${create.map((e) => e.w.t.meterId)}::bigint[], ${create.map((e) => e.w.t.channel)}::smallint[],
+                  ${create.map((e) => e.f.from / 1000)}::float8[], ${create.map((e) => e.f.to / 1000)}::float8[],
+                  ${create.map((e) => e.f.rule as string)}::text[], ${create.map((e) => e.f.severity as string)}::text[],
+                  ${create.map((e) => e.f.detail)}::text[],
+                  ${create.map((e) => JSON.stringify(e.f.data ?? null))}::text[],
+                  ${create.map((e) => e.version)}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
       ON CONFLICT (meter_id, channel, rule, from_ts, to_ts) WHERE status = 'open' DO NOTHING
-      RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM flagged)::int AS flagged,
-           (SELECT count(*) FROM resolved)::int AS resolved,
-           (SELECT count(*) FROM created)::int AS created`);
-  counts.daysFlagged = Number(written.flagged);
-  counts.exceptionsResolved = Number(written.resolved);
-  counts.exceptionsCreated = Number(written.created);
+      RETURNING 1`);
+    counts.exceptionsCreated = rows.length;
+  }
   return counts;
 }
 

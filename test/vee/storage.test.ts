@@ -127,6 +127,12 @@ describe('rules on the write path', () => {
     );
     expect(ex.map((e) => [e.status, e.decidedBy])).toEqual([['resolved', 'vee']]);
     expect(await count('open')).toBe(open - 1);
+    // The filled day was stored already: its flags were validated again after the merge.
+    const gapTs = T0 + (winDay * 96 + 40) * 900_000;
+    const day = Math.floor(gapTs / DAY);
+    const [row] = await readDays(db.pool, m1, 1, day, day);
+    const i = (gapTs - day * DAY) / 900_000;
+    for (let k = i; k < i + 3; k++) expect((row!.veeFlags?.[k] ?? 0) & RULE_BIT.missing).toBe(0);
   });
 });
 

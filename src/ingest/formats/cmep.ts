@@ -16,7 +16,7 @@ import {
 } from './common';
 import { RecordReader } from './records';
 import { LocalTimeResolver, parseCompactTimestamp, parseTimeZone } from './time';
-import type { ParsedChunk, ParseOptions } from './types';
+import type { ParsedChunk, ParseOptions, StructureCheckOptions } from './types';
 import { decodeUtf8 } from './utf8';
 
 /** The CMEP units codes this importer understands (a REG suffix marks register reads). */
@@ -184,10 +184,14 @@ export async function* parseCmep(
 /** The structural half of parseCmep (see checkCsvStructure); CMEP has no preamble. */
 export async function* checkCmepStructure(
   input: AsyncIterable<Buffer>,
-  opts: ParseOptions = {},
+  opts: StructureCheckOptions = {},
 ): AsyncGenerator<void, number> {
   const maxRecordBytes = maxRecordBytesOf(opts);
-  resolveOptions(opts.cmep);
+  const { meterIndex } = resolveOptions(opts.cmep);
+  opts.onRecordKey?.((line) => {
+    const f = line.split(',');
+    return f.length >= HEADER_FIELDS ? f[meterIndex]!.trim() : null;
+  });
   const reader = new RecordReader({ delimiter: ',', quoting: true, maxRecordBytes });
   reader.splitting = false;
   let records = 0;

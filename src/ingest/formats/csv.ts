@@ -38,7 +38,7 @@ import {
   parseTimeZone,
   timestampParser,
 } from './time';
-import type { ParsedChunk, ParseOptions } from './types';
+import type { ParsedChunk, ParseOptions, RecordKey, StructureCheckOptions } from './types';
 import { decodeUtf8 } from './utf8';
 
 const POWER_TO_ENERGY: Record<PowerUnit, EnergyUnit> = { W: 'Wh', kW: 'kWh', MW: 'MWh' };
@@ -144,7 +144,7 @@ function checkMeterOption(profile: ResolvedCsvProfile, meter: string | undefined
 export async function* checkCsvStructure(
   input: AsyncIterable<Buffer>,
   profile: ResolvedCsvProfile,
-  opts: ParseOptions = {},
+  opts: StructureCheckOptions = {},
 ): AsyncGenerator<void, number> {
   const maxRecordBytes = maxRecordBytesOf(opts);
   checkMeterOption(profile, opts.meter);
@@ -165,6 +165,8 @@ export async function* checkCsvStructure(
       for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) extra++;
     preambleLines = line + extra;
     reader.splitting = false;
+    const key = rows.recordKey();
+    if (key) opts.onRecordKey?.(key);
   };
   for await (const piece of decodeUtf8(input)) {
     reader.push(piece, onRecord);
@@ -237,6 +239,22 @@ class RowMapper {
     this.constUnit = typeof c.unit === 'object' ? c.unit.constant : undefined;
     this.constInterval =
       typeof c.intervalSeconds === 'object' ? c.intervalSeconds.constant : undefined;
+  }
+
+  /**
+   * The meter of a row from its unquoted line (the meter columns joined), once the layout is
+   * known; null without meter columns (one meter given by --meter) or a one-character delimiter.
+   */
+  recordKey(): RecordKey | null {
+    const l = this.layout;
+    const d = this.p.delimiter;
+    if (!l || l.meter.length === 0 || d.length !== 1) return null;
+    const cols = l.meter;
+    return (line) => {
+      const f = line.split(d);
+      if (f.length !== l.width) return null;
+      return cols.length === 1 ? f[cols[0]!]!.trim() : cols.map((c) => f[c]!.trim()).join('\u0000');
+    };
   }
 
   record(fields: string[], line: number, out: ChunkBuilder): void {

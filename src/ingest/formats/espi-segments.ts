@@ -45,9 +45,16 @@ export interface EspiSegments {
   s: Segment[];
 }
 
-/** Collects segments and their contexts into chunks of about `size` readings. */
+/**
+ * Collects segments and their contexts into chunks of about `size` readings. A chunk that has
+ * its size ends where the meter changes (at twice its size whatever the meter), so that a
+ * meter's readings are rarely split between two chunks: two chunks with the same meter-day
+ * wait for each other's commit, and the rules validate that meter twice.
+ */
 export class SegmentBuilder {
   private ctx: SegmentContext[] = [];
+  private lastMeter: string | undefined;
+  private readonly ready: Array<{ segments: EspiSegments; readings: number }> = [];
   /** context index by meter, then by ReadingType fields (one object per ReadingType entry) */
   private ctxIndex = new Map<string, Map<ReadingTypeFields, number>>();
   private segs: Segment[] = [];
@@ -71,6 +78,13 @@ export class SegmentBuilder {
     first: number,
     count: number,
   ): void {
+    if (
+      this.readings >= this.size &&
+      (meter !== this.lastMeter || this.readings >= 2 * this.size)
+    ) {
+      this.ready.push(this.take());
+    }
+    this.lastMeter = meter;
     let byRt = this.ctxIndex.get(meter);
     if (!byRt) this.ctxIndex.set(meter, (byRt = new Map()));
     let c = byRt.get(rt);
@@ -95,8 +109,9 @@ export class SegmentBuilder {
     this.open = null;
   }
 
-  get full(): boolean {
-    return this.readings >= this.size;
+  /** The chunks ended so far (see the class), each once. */
+  *takeReady(): Generator<{ segments: EspiSegments; readings: number }> {
+    while (this.ready.length) yield this.ready.shift()!;
   }
 
   get empty(): boolean {
@@ -142,10 +157,11 @@ export async function* landEspi(
     feed.write(piece);
     bytesRead = piece.byteEnd;
     for (const chunk of parsed.drain(bytesRead)) yield { kind: 'parsed', chunk };
-    if (segments.full) yield { kind: 'segments', ...segments.take() };
+    for (const c of segments.takeReady()) yield { kind: 'segments', ...c };
   }
   feed.close();
   for (const chunk of parsed.flush(bytesRead)) yield { kind: 'parsed', chunk };
+  for (const c of segments.takeReady()) yield { kind: 'segments', ...c };
   if (!segments.empty) yield { kind: 'segments', ...segments.take() };
 }
 

@@ -6,7 +6,9 @@ export {
   type ParseOptions,
   FORMAT_NAMES,
   parserFor,
+  type RecordKey,
   type StructureCheck,
+  type StructureCheckOptions,
   structureCheckFor,
 } from './types';
 export {

@@ -77,10 +77,22 @@ export function parserFor(
   }
 }
 
+/**
+ * The meter a line-format record belongs to, read from the record's line alone (without its
+ * line end); null when the line does not say. The landing ends a part where the meter changes
+ * (see landing.ts), so that neighbouring chunks rarely hold the same meter's days.
+ */
+export type RecordKey = (line: string) => string | null;
+
+export interface StructureCheckOptions extends ParseOptions {
+  /** receives the file's RecordKey once the check knows its layout (after a CSV header) */
+  onRecordKey?: (key: RecordKey) => void;
+}
+
 /** The structural check of a line format: yields per piece, returns the preamble's lines. */
 export type StructureCheck = (
   input: AsyncIterable<Buffer>,
-  opts?: ParseOptions,
+  opts?: StructureCheckOptions,
 ) => AsyncGenerator<void, number>;
 
 /**

@@ -7,6 +7,7 @@ import {
   landEspi,
   partsOf,
   readSegments,
+  SegmentBuilder,
 } from '../../../src/ingest/formats/espi-segments';
 import { compactRun } from '../../../src/ingest/formats/espi-readings';
 import { bytes, collect, fixture, parseError } from './helpers';
@@ -355,5 +356,57 @@ describe('compactRun and readSegments', () => {
     expect(isEspiSegments(null)).toBe(false);
     expect(partsOf(s)).toEqual({ first: 0, last: 4 });
     expect(partsOf({ ...s, s: [[200, 300, 1, 1, 0]] })).toEqual({ first: 2, last: 2 });
+  });
+});
+
+describe('SegmentBuilder', () => {
+  const rt = { uom: '72' };
+  /** Adds runs of [meter, readings] back to back; returns each chunk's meters and readings. */
+  function chunksOf(size: number, runs: Array<[string, number]>) {
+    const b = new SegmentBuilder(size, 1 << 20);
+    const out: Array<{ meters: string[]; readings: number }> = [];
+    const take = (c: { segments: EspiSegments; readings: number }) =>
+      out.push({ meters: [...new Set(c.segments.ctx.map((x) => x.m))], readings: c.readings });
+    let at = 0;
+    let ordinal = 1;
+    for (const [meter, n] of runs) {
+      b.add(meter, rt, at, at + n * 100, ordinal, n);
+      at += n * 100;
+      ordinal += n;
+      for (const c of b.takeReady()) take(c);
+    }
+    if (!b.empty) take(b.take());
+    return out;
+  }
+
+  test('a chunk that has its size ends where the meter changes', () => {
+    expect(
+      chunksOf(10, [
+        ['A', 6],
+        ['A', 6], // 12: full, but A goes on
+        ['B', 3], // a new meter: the chunk of A ends before it
+        ['B', 4],
+        ['C', 5], // B's chunk has 7: C joins it
+        ['C', 2],
+        ['D', 1],
+      ]),
+    ).toEqual([
+      { meters: ['A'], readings: 12 },
+      { meters: ['B', 'C'], readings: 14 },
+      { meters: ['D'], readings: 1 },
+    ]);
+  });
+
+  test('one meter ends its chunk at twice the size', () => {
+    expect(
+      chunksOf(
+        10,
+        Array.from({ length: 9 }, () => ['A', 5] as [string, number]),
+      ),
+    ).toEqual([
+      { meters: ['A'], readings: 20 },
+      { meters: ['A'], readings: 20 },
+      { meters: ['A'], readings: 5 },
+    ]);
   });
 });
