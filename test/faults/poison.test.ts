@@ -38,14 +38,14 @@ describeFaults('fault 30: poison entry', () => {
       const file = env.file();
       const r = await env.land(file);
       expect(r.chunks).toBeGreaterThan(4);
-      // Chunk 1 is the file's part 1, about 500 valid rows (the two bad rows sit mid-file):
+      // Chunk 1 is the file's part 1, hundreds of valid rows (the two bad rows sit mid-file):
       // count its rows, then garble its bytes so that no delivery can parse it.
       const poison = 1;
       const [part] = await env.pool.query(sql`
         SELECT data, compressed FROM ingest_file_part WHERE file_id = ${r.fileId} AND seq = ${poison}`);
       const text = (part.compressed ? inflateRawSync(part.data) : part.data).toString('utf8');
       const items = text.split('\n').filter((l: string) => l.trim() !== '').length;
-      expect(items).toBeGreaterThan(400);
+      expect(items).toBeGreaterThan(200);
       expect(text).not.toMatch(/NaN|NO-SUCH-METER/);
       await env.pool.query(sql`
         UPDATE ingest_file_part SET data = ${Buffer.from('\x00 not a part \xff')}, compressed = true
