@@ -73,6 +73,8 @@ interface WindowFacts {
   zeros: number;
   /** lowest value (Infinity without values) */
   min: number;
+  /** highest value (-Infinity without values) */
+  max: number;
   /** intervals whose quality is a substitute (estimated, edited…) */
   substitutes: number;
 }
@@ -81,13 +83,14 @@ function windowFacts(
   values: ReadonlyArray<number | null>,
   quality: ReadonlyArray<number | null>,
 ): WindowFacts {
-  const f: WindowFacts = { missing: 0, zeros: 0, min: Infinity, substitutes: 0 };
+  const f: WindowFacts = { missing: 0, zeros: 0, min: Infinity, max: -Infinity, substitutes: 0 };
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || v === undefined) f.missing++;
     else {
       if (v === 0) f.zeros++;
       if (v < f.min) f.min = v;
+      if (v > f.max) f.max = v;
     }
     const q = quality[i];
     if (q !== null && q !== undefined && isSubstitute(q)) f.substitutes++;
@@ -489,6 +492,8 @@ const highLow: RuleFn<'high_low'> = (ctx, p: HighLowParams) => {
 const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
   const out: Found[] = [];
   const minKwh = p.minKw * ctx.hours;
+  const values = ctx.values;
+  const n = ctx.n;
   for (const day of ctx.days) {
     // One pass for the count and the three highest values (as a multiset, like a sort).
     let count = 0;
@@ -496,7 +501,7 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
     let second = -Infinity;
     let third = -Infinity;
     for (let i = day.first; i < day.last; i++) {
-      const v = ctx.values[i];
+      const v = values[i];
       if (!present(v)) continue;
       count++;
       if (v > highest) {
@@ -532,13 +537,14 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
     };
     const oracleLimit = Math.max(0, third) * (1 + p.tolerancePercent / 100);
     const percent = third > 0 ? ((highest - third) / third) * 100 : Infinity;
+    const oracleDay = percent > p.tolerancePercent;
     for (let i = day.first; i < day.last; i++) {
-      const v = ctx.values[i];
+      const v = values[i];
       if (!present(v)) continue;
       if (v <= 0 || v < minKwh) continue;
-      const oracle = percent > p.tolerancePercent && v > oracleLimit;
-      const prev = i > 0 ? ctx.values[i - 1] : null;
-      const next = i + 1 < ctx.n ? ctx.values[i + 1] : null;
+      const oracle = oracleDay && v > oracleLimit;
+      const prev = i > 0 ? values[i - 1] : null;
+      const next = i + 1 < n ? values[i + 1] : null;
       const neighbours = Math.max(prev ?? 0, next ?? 0);
       // The reference is at least the neighbours: a value not above them times the factor is
       // not isolated whatever the quartile.
@@ -648,10 +654,14 @@ function scaleGuess(ratio: number, multiplier: number): string {
 const multiplierUnit: RuleFn<'multiplier_unit'> = (ctx, p: MultiplierUnitParams) => {
   const out: Found[] = [];
   const maxKwh = p.maxKw * ctx.hours;
-  for (const r of runsWhere(ctx.n, (i) => {
-    const v = ctx.values[i];
-    return present(v) && v > maxKwh;
-  })) {
+  const above =
+    ctx.facts.max > maxKwh
+      ? runsWhere(ctx.n, (i) => {
+          const v = ctx.values[i];
+          return present(v) && v > maxKwh;
+        })
+      : [];
+  for (const r of above) {
     let max = 0;
     for (let i = r[0]; i < r[1]; i++) max = Math.max(max, ctx.values[i]!);
     out.push(
@@ -702,32 +712,37 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
   p: ConsecutiveIdenticalParams,
 ) => {
   const out: Found[] = [];
-  const candidate = (i: number): boolean => {
-    const v = ctx.values[i];
-    const q = ctx.quality[i];
-    return present(v) && v !== 0 && !(present(q) && isSubstitute(q));
-  };
-  let i = 0;
-  while (i < ctx.n) {
-    if (!candidate(i)) {
-      i++;
-      continue;
+  const values = ctx.values;
+  const quality = ctx.quality;
+  const n = ctx.n;
+  // A run is of present, non-zero, not substituted values that are the same float4: one pass,
+  // each run reported when the next value differs (or is not a candidate).
+  let runStart = -1;
+  let runValue = NaN;
+  for (let i = 0; i <= n; i++) {
+    let f = NaN;
+    if (i < n) {
+      const v = values[i];
+      const q = quality[i];
+      if (present(v) && v !== 0 && !(present(q) && isSubstitute(q))) f = Math.fround(v);
     }
-    let j = i + 1;
-    while (j < ctx.n && candidate(j) && sameValue(ctx.values[j]!, ctx.values[i]!)) j++;
-    const count = j - i;
-    if (minutesOf(ctx, count) >= p.minMinutes) {
-      out.push(
-        runFound(
-          ctx,
-          [i, j],
-          `${ctx.values[i]} kWh held for ${plural(count, 'interval')} (${minutesOf(ctx, count)} min) ` +
-            `from ${local(ctx, tsOf(ctx, i))}`,
-          { count, valueKwh: ctx.values[i]! },
-        ),
-      );
+    if (runStart >= 0 && f === runValue) continue;
+    if (runStart >= 0) {
+      const count = i - runStart;
+      if (minutesOf(ctx, count) >= p.minMinutes) {
+        out.push(
+          runFound(
+            ctx,
+            [runStart, i],
+            `${values[runStart]} kWh held for ${plural(count, 'interval')} (${minutesOf(ctx, count)} min) ` +
+              `from ${local(ctx, tsOf(ctx, runStart))}`,
+            { count, valueKwh: values[runStart]! },
+          ),
+        );
+      }
     }
-    i = j;
+    runStart = f === f ? i : -1; // NaN: not a candidate
+    runValue = f;
   }
   return out;
 };
@@ -892,6 +907,8 @@ function outageMask(series: Series, outages: VeeInput['outages']): Uint8Array {
   return mask;
 }
 
+const RULE_ORDER = new Map(RULE_IDS.map((id, i) => [id, i]));
+
 /**
  * Validates one meter-channel window with a rule set. Disabled rules do not run. Every failure
  * carries its rule's configured severity; `flags` ORs the rule bits of all failures covering an
@@ -929,7 +946,7 @@ export function runRules(input: VeeInput, ruleSet: RuleSet): VeeResult {
     const fn = RULES[id] as RuleFn<RuleId>;
     for (const f of fn(ctx, cfg.params)) failures.push({ rule: id, severity: cfg.severity, ...f });
   }
-  const order = new Map(RULE_IDS.map((id, i) => [id, i]));
+  const order = RULE_ORDER;
   failures.sort(
     (a, b) => a.from - b.from || order.get(a.rule)! - order.get(b.rule)! || a.to - b.to,
   );
