@@ -223,7 +223,8 @@ function lineAt(buf: Buffer, start: number): string {
  */
 function meterBoundary(buf: Buffer, at: number, key: RecordKey): number {
   const nextEnd = buf.indexOf(NL, at);
-  if (nextEnd < 0) return at; // the line after the cut is not here yet
+  // The line after the cut is not here yet, or the part is a few bytes: nothing to move.
+  if (nextEnd < 0 || at < 4) return at;
   let lo = buf.lastIndexOf(NL, (at >> 1) - 1) + 1;
   if (lo <= 0) return at; // the part's first line: the header, or too short to move
   const quote = buf.indexOf(QUOTE, lo);
