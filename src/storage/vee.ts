@@ -5,7 +5,7 @@
  */
 import { sql, type ConnectionPool, type Queryable, type Transaction } from '@databases/pg';
 import { type Channel, channelFromCode, Quality } from '../domain/channel';
-import { DAY_MS, type DayPatch, type DayRow } from '../domain/readings';
+import { DAY_MS, type DayPatch, type DayRow, dayKey } from '../domain/readings';
 import { buildSeries } from '../domain/series';
 import {
   DEFAULT_RULE_SETS,
@@ -255,11 +255,10 @@ export function localWindow(
 const MAX_WINDOW_DAYS = 62;
 
 /** What one run of the rules found: its windows, failures and the flags that changed. */
-export interface VeeOutcome {
+interface VeeOutcome {
   windows: Window[];
   exceptions: Array<{ w: Window; f: RuleFailure; version: number }>;
   flagUpdates: FlagUpdate[];
-  failures: number;
   /** the open and accepted exceptions inside the windows when they were read */
   existing: ExistingException[];
 }
@@ -317,7 +316,7 @@ export async function runVee(
  * in place (a known row's new flags are stored with it when the caller stores it), and the
  * outcome lists the failures and the flags of every row whose flags changed.
  */
-export async function evaluateVee(
+async function evaluateVee(
   db: Queryable,
   targets: readonly VeeTarget[],
   opts: VeeRunOptions,
@@ -326,7 +325,6 @@ export async function evaluateVee(
     windows: [],
     exceptions: [],
     flagUpdates: [],
-    failures: 0,
     existing: [],
   };
   if (!targets.length) return outcome;
@@ -521,7 +519,6 @@ export async function evaluateVee(
       opts.onError?.(err);
       continue;
     }
-    outcome.failures += result.failures.length;
     for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
     // Flags of the window's intervals; intervals of a stored day outside the window keep theirs.
     for (const row of inWindow) {
@@ -575,8 +572,10 @@ export async function writeValidatedPatches(
   opts: Omit<VeeRunOptions, 'known'>,
 ): Promise<WriteCounts> {
   const targets = targetsOf(patches);
-  let before: VeeOutcome | null = null;
-  let fresh: ReadonlySet<DayRow> = new Set();
+  const channelKey = (x: { meterId: number; channel: number }) => `${x.meterId}:${x.channel}`;
+  let first: VeeOutcome | null = null;
+  // A new row carries its flags into the insert; a stored row whose flags changed is updated.
+  let freshKeys = new Set<string>();
   const merged: DayRow[] = [];
   const conflicted: DayPatch[] = [];
   const counts = await writePatches(pool, patches, batchId, {
@@ -584,26 +583,22 @@ export async function writeValidatedPatches(
     collect: merged,
     conflicted,
     beforeInsert: async (rows) => {
-      fresh = new Set(rows);
-      before = await evaluateVee(tx, targets, { ...opts, known: rows });
+      freshKeys = new Set(rows.map((r) => dayKey(r.meterId, r.channel, r.day)));
+      first = await evaluateVee(tx, targets, { ...opts, known: rows });
     },
   });
-  if (!before) return counts;
-  const again = new Set(conflicted.map((p) => `${p.meterId}:${p.channel}`));
-  const mine = (t: VeeTarget) => !again.has(`${t.meterId}:${t.channel}`);
-  const first: VeeOutcome = before;
-  // A new row carries its flags into the insert; a stored row whose flags changed is updated.
-  const freshKeys = new Set([...fresh].map((r) => `${r.meterId}:${r.channel}:${r.day}`));
+  if (!first) return counts;
+  const { windows, exceptions, flagUpdates, existing }: VeeOutcome = first;
+  // Meter-channels with a day stored already: validated again below, over the merged rows.
+  const again = new Set(conflicted.map(channelKey));
+  const mine = (x: { meterId: number; channel: number }) => !again.has(channelKey(x));
   const outcome: VeeOutcome = {
-    windows: first.windows.filter((w) => mine(w.t)),
-    exceptions: first.exceptions.filter((e) => mine(e.w.t)),
-    flagUpdates: first.flagUpdates.filter(
-      (u) =>
-        !again.has(`${u.meterId}:${u.channel}`) &&
-        !freshKeys.has(`${u.meterId}:${u.channel}:${u.day}`),
+    windows: windows.filter((w) => mine(w.t)),
+    exceptions: exceptions.filter((e) => mine(e.w.t)),
+    flagUpdates: flagUpdates.filter(
+      (u) => mine(u) && !freshKeys.has(dayKey(u.meterId, u.channel, u.day)),
     ),
-    failures: 0,
-    existing: first.existing.filter((e) => !again.has(`${e.meterId}:${e.channel}`)),
+    existing: existing.filter(mine),
   };
   if (again.size) {
     const second = await evaluateVee(
@@ -616,7 +611,6 @@ export async function writeValidatedPatches(
     outcome.flagUpdates.push(...second.flagUpdates);
     outcome.existing.push(...second.existing);
   }
-  outcome.failures = outcome.exceptions.length;
   await writeVeeOutcome(tx, outcome);
   return counts;
 }
@@ -627,10 +621,10 @@ export async function writeValidatedPatches(
  * (new open exceptions). Each is one statement, run only when it has rows: a run that found
  * what was there before writes nothing.
  */
-export async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCounts> {
+async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCounts> {
   const counts: VeeRunCounts = {
     windows: o.windows.length,
-    failures: o.failures,
+    failures: o.exceptions.length,
     exceptionsCreated: 0,
     exceptionsResolved: 0,
     daysFlagged: 0,

@@ -715,8 +715,9 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
   const values = ctx.values;
   const quality = ctx.quality;
   const n = ctx.n;
-  // A run is of present, non-zero, not substituted values that are the same float4: one pass,
-  // each run reported when the next value differs (or is not a candidate).
+  // A run is of present, non-zero, not substituted values that are the same reading: the float4
+  // comparison of sameValue, with the run's value rounded once. One pass, each run reported
+  // when the next value breaks it.
   let runStart = -1;
   let runValue = NaN;
   for (let i = 0; i <= n; i++) {
@@ -946,9 +947,8 @@ export function runRules(input: VeeInput, ruleSet: RuleSet): VeeResult {
     const fn = RULES[id] as RuleFn<RuleId>;
     for (const f of fn(ctx, cfg.params)) failures.push({ rule: id, severity: cfg.severity, ...f });
   }
-  const order = RULE_ORDER;
   failures.sort(
-    (a, b) => a.from - b.from || order.get(a.rule)! - order.get(b.rule)! || a.to - b.to,
+    (a, b) => a.from - b.from || RULE_ORDER.get(a.rule)! - RULE_ORDER.get(b.rule)! || a.to - b.to,
   );
   const flags = new Int32Array(n);
   for (const f of failures) for (const i of f.intervals) flags[i] |= RULE_BIT[f.rule];
