@@ -26,6 +26,26 @@ export function snapRange(
   return { from: Math.floor(fromMs / step) * step, to: Math.ceil(toMs / step) * step };
 }
 
+/**
+ * Where a day row's intervals fall on the grid [fromMs, toMs) of `step` ms: its indexes
+ * [first, last) inside the range, at grid index offset + i; null for a day stored at another
+ * interval length.
+ */
+function onGrid(
+  row: DayRow,
+  fromMs: number,
+  toMs: number,
+  step: number,
+): { first: number; last: number; offset: number } | null {
+  if (row.vals.length * step !== DAY_MS) return null;
+  const dayStart = row.day * DAY_MS;
+  return {
+    first: Math.max(0, Math.ceil((fromMs - dayStart) / step)),
+    last: Math.min(row.vals.length, Math.floor((toMs - dayStart) / step)),
+    offset: (dayStart - fromMs) / step,
+  };
+}
+
 /** Lays day rows onto the grid [fromMs, toMs); intervals without a reading are null. */
 export function buildSeries(
   rows: readonly DayRow[],
@@ -38,11 +58,9 @@ export function buildSeries(
   const values = new Array<number | null>(n).fill(null);
   const quality = new Array<number | null>(n).fill(null);
   for (const row of rows) {
-    if (row.vals.length * step !== DAY_MS) continue; // a day stored at another interval length
-    const dayStart = row.day * DAY_MS;
-    const first = Math.max(0, Math.ceil((fromMs - dayStart) / step));
-    const last = Math.min(row.vals.length, Math.floor((toMs - dayStart) / step));
-    const offset = (dayStart - fromMs) / step;
+    const span = onGrid(row, fromMs, toMs, step);
+    if (!span) continue;
+    const { first, last, offset } = span;
     for (let i = first; i < last; i++) {
       const v = row.vals[i];
       if (v === null || v === undefined) continue;
@@ -52,6 +70,64 @@ export function buildSeries(
     }
   }
   return { start: fromMs, intervalSeconds, values, quality };
+}
+
+/**
+ * A series in typed arrays, for computation over many intervals (the VEE rules): NaN where an
+ * interval has no value, MISSING_QUALITY where it has no quality code. The same grid as Series;
+ * no per-interval boxing, so a month of intervals is two flat buffers.
+ */
+export interface PackedSeries {
+  start: number;
+  intervalSeconds: number;
+  values: Float64Array;
+  quality: Uint8Array;
+}
+
+/** buildSeries into typed arrays (see PackedSeries). */
+export function buildPackedSeries(
+  rows: readonly DayRow[],
+  fromMs: number,
+  toMs: number,
+  intervalSeconds: number,
+): PackedSeries {
+  const step = intervalSeconds * 1000;
+  const n = Math.max(0, Math.round((toMs - fromMs) / step));
+  const values = new Float64Array(n).fill(NaN);
+  const quality = new Uint8Array(n).fill(MISSING_QUALITY);
+  for (const row of rows) {
+    const span = onGrid(row, fromMs, toMs, step);
+    if (!span) continue;
+    const { first, last, offset } = span;
+    const vals = row.vals;
+    const q = row.quality;
+    for (let i = first; i < last; i++) {
+      const v = vals[i];
+      if (v === null || v === undefined) continue;
+      values[offset + i] = v;
+      quality[offset + i] = q[i]!;
+    }
+  }
+  return { start: fromMs, intervalSeconds, values, quality };
+}
+
+/** A Series as a PackedSeries (the same object when it is one already). */
+export function packSeries(s: Series | PackedSeries): PackedSeries {
+  if (s.values instanceof Float64Array && s.quality instanceof Uint8Array) return s as PackedSeries;
+  const n = s.values.length;
+  const values = new Float64Array(n);
+  const quality = new Uint8Array(n).fill(MISSING_QUALITY);
+  for (let i = 0; i < n; i++) {
+    const v = s.values[i];
+    if (v === null || v === undefined) {
+      values[i] = NaN;
+      continue;
+    }
+    values[i] = v;
+    const q = s.quality[i];
+    if (q !== null && q !== undefined) quality[i] = q;
+  }
+  return { start: s.start, intervalSeconds: s.intervalSeconds, values, quality };
 }
 
 export type Resolution = 'HOUR' | 'DAY' | 'MONTH';

@@ -21,7 +21,7 @@ import {
   writePatches,
   type WriteCounts,
 } from '../storage/readings';
-import { cachedRuleSets, writeValidatedPatches } from '../storage/vee';
+import { cachedRuleSets, VeeMeterCache, veeMeterOf, writeValidatedPatches } from '../storage/vee';
 import { meterRef, metersBySerials } from '../storage/topology';
 import { ReadingColumns, type ReadingSource } from '../domain/reading-columns';
 
@@ -49,6 +49,8 @@ export interface IngestOptions {
 /** Caches meter look-ups across the chunks of one ingest. */
 export class MeterResolver {
   private readonly cache = new Map<string, MeterRef | null>();
+  /** the VEE view of the meters resolved, for the chunks' rules */
+  readonly veeMeters = new VeeMeterCache();
   constructor(private readonly pool: ConnectionPool) {}
 
   async resolve(serials: Iterable<string>): Promise<void> {
@@ -56,7 +58,10 @@ export class MeterResolver {
     for (const s of serials) if (!this.cache.has(s)) missing.add(s);
     if (missing.size === 0) return;
     const found = await metersBySerials(this.pool, [...missing]);
-    for (const m of found) this.cache.set(m.serial, meterRef(m));
+    for (const m of found) {
+      this.cache.set(m.serial, meterRef(m));
+      this.veeMeters.prime(veeMeterOf(m));
+    }
     for (const s of missing) if (!this.cache.has(s)) this.cache.set(s, null);
   }
 
@@ -149,7 +154,13 @@ export async function ingestChunk(
   );
   const ruleSets = await cachedRuleSets(pool);
   const written = await retryOnConflict(() =>
-    pool.tx((tx) => writeValidatedPatches(pool, tx, patches, batchId, { ruleSets, now: opts.now })),
+    pool.tx((tx) =>
+      writeValidatedPatches(pool, tx, patches, batchId, {
+        ruleSets,
+        now: opts.now,
+        meterCache: resolver.veeMeters,
+      }),
+    ),
   );
   return { counts: { ...written, rejected: rejections.length }, rejections };
 }

@@ -9,7 +9,7 @@ import { type ConnectionPool } from '@databases/pg';
 import { type Config } from '../config';
 import { type Logger } from '../logger';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
-import { cachedRuleSets, VeeMeterCache, writeValidatedPatches } from '../storage/vee';
+import { cachedRuleSets, writeValidatedPatches } from '../storage/vee';
 import {
   countDelivery,
   type FileParseMeta,
@@ -80,10 +80,8 @@ export type ChunkOutcome = 'done' | 'skipped' | 'dead';
 /** What a worker keeps per file while it processes the file's chunks. */
 interface FileState {
   meta: FileParseMeta;
-  /** its meters by serial, as its chunks name them */
+  /** its meters by serial, as its chunks name them (and their VEE view) */
   resolver: MeterResolver;
-  /** the same meters' VEE view */
-  veeMeters: VeeMeterCache;
 }
 
 export class IngestWorker {
@@ -164,7 +162,7 @@ export class IngestWorker {
           const c = ruleSets
             ? await writeValidatedPatches(this.pool, tx, patches, batchId, {
                 ruleSets,
-                meterCache: file.veeMeters,
+                meterCache: file.resolver.veeMeters,
                 now: this.opts.now ? this.opts.now() : Date.now(),
                 onError: (err) => log.warn({ err }, 'VEE skipped a meter-channel'),
               })
@@ -230,7 +228,7 @@ export class IngestWorker {
     if (!f) {
       const meta = await fileParseMeta(this.pool, fileId);
       if (!meta) throw new Error(`file ${fileId} is not in the landing`);
-      f = { meta, resolver: new MeterResolver(this.pool), veeMeters: new VeeMeterCache() };
+      f = { meta, resolver: new MeterResolver(this.pool) };
       if (this.files.size > 8) this.files.clear();
       this.files.set(fileId, f);
     }

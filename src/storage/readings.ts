@@ -3,7 +3,13 @@
  * round-trip per step for a whole chunk), history, and the two read shapes (one meter over a
  * range; many meters at one interval).
  */
-import { sql, type ConnectionPool, type Queryable, type Transaction } from '@databases/pg';
+import {
+  sql,
+  type ConnectionPool,
+  type Queryable,
+  type SQLQuery,
+  type Transaction,
+} from '@databases/pg';
 import {
   dayKey,
   type DayPatch,
@@ -101,19 +107,44 @@ function rowParams(rows: readonly DayRow[]) {
   };
 }
 
-async function insertNewDays(tx: Queryable, rows: readonly DayRow[]): Promise<Set<string>> {
+/**
+ * A statement to run with the insert of new days, in the same round trip: given `conflicted`,
+ * the relation (m, c) of the meter-channels with a day that was stored already, a
+ * data-modifying statement (see writePatches' beforeInsert).
+ */
+export type AlongsideInsert = (conflicted: SQLQuery) => SQLQuery;
+
+async function insertNewDays(
+  tx: Queryable,
+  rows: readonly DayRow[],
+  alongside?: AlongsideInsert,
+): Promise<Set<string>> {
   const inserted = new Set<string>();
   if (rows.length === 0) return inserted;
   const p = rowParams(rows);
-  const res: Array<{ meter_id: number; channel: number; day: number }> = await tx.query(sql`
+  const params = sql`
+    unnest(${p.meterIds}::bigint[], ${p.channels}::smallint[], ${p.days}::date[],
+           ${p.vals}::text[], ${p.quality}::text[], ${p.batches}::text[], ${p.batchIdx}::text[],
+           ${p.versions}::text[], ${p.veeFlags}::text[], ${p.version}::integer[])
+      AS t(m, c, d, v, q, b, bi, vs, vf, ver)`;
+  const insert = (from: SQLQuery, returning: SQLQuery) => sql`
     INSERT INTO reading_day (meter_id, channel, day, vals, quality, batches, batch_idx, versions, vee_flags, version)
     SELECT m, c, d, v::real[], decode(q, 'hex'), b::bigint[], decode(bi, 'hex'), vs::smallint[], vf::integer[], ver
-    FROM unnest(${p.meterIds}::bigint[], ${p.channels}::smallint[], ${p.days}::date[],
-                ${p.vals}::text[], ${p.quality}::text[], ${p.batches}::text[], ${p.batchIdx}::text[],
-                ${p.versions}::text[], ${p.veeFlags}::text[], ${p.version}::integer[])
-         AS t(m, c, d, v, q, b, bi, vs, vf, ver)
+    FROM ${from}
     ON CONFLICT (meter_id, channel, day) DO NOTHING
-    RETURNING meter_id, channel, (day - DATE '1970-01-01') AS day`);
+    RETURNING ${returning}`;
+  const res: Array<{ meter_id: number; channel: number; day: number }> = await tx.query(
+    alongside
+      ? sql`
+    WITH t AS (SELECT * FROM ${params}),
+    ins AS (${insert(sql`t`, sql`meter_id, channel, day`)}),
+    conflicted AS (
+      SELECT DISTINCT t.m, t.c FROM t
+      WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.meter_id = t.m AND ins.channel = t.c AND ins.day = t.d)),
+    alongside AS (${alongside(sql`conflicted`)})
+    SELECT meter_id, channel, (day - DATE '1970-01-01') AS day FROM ins`
+      : insert(params, sql`meter_id, channel, (day - DATE '1970-01-01') AS day`),
+  );
   for (const r of res) inserted.add(dayKey(Number(r.meter_id), r.channel, Number(r.day)));
   return inserted;
 }
@@ -169,9 +200,10 @@ export async function writePatches(
     collect?: DayRow[];
     /**
      * Called with the rows the patches make of days not stored yet, before they are offered
-     * as new rows: what it sets on them (VEE flags) is stored with them.
+     * as new rows: what it sets on them (VEE flags) is stored with them, and the statement it
+     * returns runs with their insert.
      */
-    beforeInsert?: (fresh: readonly DayRow[]) => Promise<void>;
+    beforeInsert?: (fresh: readonly DayRow[]) => Promise<AlongsideInsert | undefined>;
     /** receives the patches that merged into days already stored (their fresh rows were not stored) */
     conflicted?: DayPatch[];
   } = {},
@@ -202,10 +234,13 @@ export async function writePatches(
     // locked and merged. A fresh file's chunk costs one statement instead of a look-up of every
     // key followed by the insert.
     const fresh = sorted.map((p) => mergeDay(undefined, p, batchId, opts.reason));
-    if (opts.beforeInsert) await opts.beforeInsert(fresh.map((m) => m.row));
+    const alongside = opts.beforeInsert
+      ? await opts.beforeInsert(fresh.map((m) => m.row))
+      : undefined;
     const inserted = await insertNewDays(
       tx,
       fresh.map((m) => m.row),
+      alongside,
     );
     const stored: DayPatch[] = [];
     for (let k = 0; k < sorted.length; k++) {

@@ -13,6 +13,7 @@ import {
   type TopologyDoc,
 } from '../domain/topology';
 import { type Channel } from '../domain/channel';
+import { type MeterClass } from '../domain/vee';
 
 export interface TopologyCounts {
   substations: number;
@@ -176,6 +177,8 @@ export interface MeterRecord {
   transformerId: number;
   feederId: number;
   timeZone: string;
+  /** the VEE rule set's class: the account's customer class, RESIDENTIAL without an account */
+  meterClass: MeterClass;
 }
 
 type Row = Record<string, unknown>;
@@ -184,10 +187,12 @@ const nn = (v: unknown): number | null => (v === null || v === undefined ? null 
 
 const METER_SELECT = sql`
   SELECT m.id, m.serial, m.mrid, m.service_point_id, m.multiplier, m.unit, m.interval_seconds, m.channels,
-         m.installed_at, m.removed_at, m.status, m.comm_path, sp.transformer_id, t.feeder_id, sp.time_zone
+         m.installed_at, m.removed_at, m.status, m.comm_path, sp.transformer_id, t.feeder_id, sp.time_zone,
+         COALESCE(a.customer_class, 'RESIDENTIAL') AS meter_class
   FROM meter m
   JOIN service_point sp ON sp.id = m.service_point_id
-  JOIN transformer t ON t.id = sp.transformer_id`;
+  JOIN transformer t ON t.id = sp.transformer_id
+  LEFT JOIN account a ON a.id = sp.account_id`;
 
 function toMeter(r: Row): MeterRecord {
   return {
@@ -206,6 +211,7 @@ function toMeter(r: Row): MeterRecord {
     transformerId: n(r.transformer_id),
     feederId: n(r.feeder_id),
     timeZone: r.time_zone as string,
+    meterClass: r.meter_class as MeterClass,
   };
 }
 

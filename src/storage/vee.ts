@@ -3,10 +3,16 @@
  * reading_day.vee_flags, failures into vee_exception), and exception queries. The rules
  * themselves are the pure core in ../domain/vee.
  */
-import { sql, type ConnectionPool, type Queryable, type Transaction } from '@databases/pg';
+import {
+  sql,
+  type ConnectionPool,
+  type Queryable,
+  type SQLQuery,
+  type Transaction,
+} from '@databases/pg';
 import { type Channel, channelFromCode, Quality } from '../domain/channel';
 import { DAY_MS, type DayPatch, type DayRow, dayKey } from '../domain/readings';
-import { buildSeries } from '../domain/series';
+import { buildPackedSeries } from '../domain/series';
 import {
   DEFAULT_RULE_SETS,
   runRules,
@@ -19,6 +25,7 @@ import { localDays } from '../domain/vee/calendar';
 import { ErrorCode, MeterdataError } from '../errors';
 import { decodeDayRow, type DayRowRecord, epochDayToDate, intArrayLiteral } from './codec';
 import { writePatches, type WriteCounts } from './readings';
+import { type MeterRecord, metersByIds } from './topology';
 
 export const METER_CLASSES: readonly MeterClass[] = ['RESIDENTIAL', 'COMMERCIAL', 'INDUSTRIAL'];
 /** Days of stored history before a window that the rules learn from. */
@@ -136,38 +143,40 @@ export async function veeMeters(
   ids: readonly number[],
 ): Promise<Map<number, VeeMeter>> {
   const out = new Map<number, VeeMeter>();
-  if (!ids.length) return out;
-  const rows: Array<Record<string, unknown>> = await db.query(sql`
-    SELECT m.id, m.serial, m.interval_seconds, m.installed_at, m.removed_at, m.multiplier,
-           m.channels, sp.time_zone, COALESCE(a.customer_class, 'RESIDENTIAL') AS meter_class
-    FROM meter m
-    JOIN service_point sp ON sp.id = m.service_point_id
-    LEFT JOIN account a ON a.id = sp.account_id
-    WHERE m.id = ANY(${[...new Set(ids)]}::bigint[])`);
-  for (const r of rows) {
-    out.set(Number(r.id), {
-      id: Number(r.id),
-      serial: r.serial as string,
-      intervalSeconds: Number(r.interval_seconds),
-      installedAt: (r.installed_at as Date).getTime(),
-      removedAt: r.removed_at ? (r.removed_at as Date).getTime() : null,
-      multiplier: Number(r.multiplier),
-      channels: r.channels as Channel[],
-      timeZone: r.time_zone as string,
-      meterClass: r.meter_class as MeterClass,
-    });
-  }
+  for (const m of await metersByIds(db, [...new Set(ids)])) out.set(m.id, veeMeterOf(m));
   return out;
+}
+
+/** The VEE view of a meter as the topology reads it. */
+export function veeMeterOf(m: MeterRecord): VeeMeter {
+  return {
+    id: m.id,
+    serial: m.serial,
+    intervalSeconds: m.intervalSeconds,
+    installedAt: m.installedAt.getTime(),
+    removedAt: m.removedAt ? m.removedAt.getTime() : null,
+    multiplier: m.multiplier,
+    channels: m.channels,
+    timeZone: m.timeZone,
+    meterClass: m.meterClass,
+  };
 }
 
 /**
  * The VEE view of meters, remembered for the life of one ingest (a file in a worker, a batch),
- * as the meters of its readings are: a chunk then costs no meter look-up of its own.
+ * as the meters of its readings are: a chunk then costs no meter look-up of its own. The
+ * ingest's meter resolver puts in the meters it looks up (`prime`), so a chunk's new meters
+ * are read once, for both.
  */
 export class VeeMeterCache {
   private readonly known = new Map<number, VeeMeter>();
 
   constructor(private readonly maxMeters = 100_000) {}
+
+  prime(m: VeeMeter): void {
+    if (this.known.size >= this.maxMeters) this.known.clear();
+    this.known.set(m.id, m);
+  }
 
   async get(db: Queryable, ids: readonly number[]): Promise<Map<number, VeeMeter>> {
     const out = new Map<number, VeeMeter>();
@@ -473,26 +482,24 @@ async function evaluateVee(
     const stepMs = w.meter.intervalSeconds * 1000;
     const all = [...byDay.values()];
     const inWindow = all.filter((r) => r.day >= Math.floor(w.fromMs / DAY_MS));
-    const series = buildSeries(inWindow, w.fromMs, w.toMs, w.meter.intervalSeconds);
+    const series = buildPackedSeries(inWindow, w.fromMs, w.toMs, w.meter.intervalSeconds);
     const earlier = all.filter((r) => r.day < Math.ceil(w.fromMs / DAY_MS));
     // No stored day before the window (a meter's first data): an empty history, which the
     // rules read exactly as 28 days without values (every history threshold is ≥ 1 day).
-    const history = earlier.length
-      ? buildSeries(
-          earlier,
-          w.fromMs - VEE_HISTORY_DAYS * DAY_MS,
-          w.fromMs,
-          w.meter.intervalSeconds,
-        )
-      : { start: w.fromMs, intervalSeconds: w.meter.intervalSeconds, values: [], quality: [] };
+    const history = buildPackedSeries(
+      earlier,
+      earlier.length ? w.fromMs - VEE_HISTORY_DAYS * DAY_MS : w.fromMs,
+      w.fromMs,
+      w.meter.intervalSeconds,
+    );
     for (let i = 0; i < history.values.length; i++) {
-      if (history.quality[i] === Quality.FAILED_VALIDATION) history.values[i] = null;
+      if (history.quality[i] === Quality.FAILED_VALIDATION) history.values[i] = NaN;
     }
     const conflicts: Array<{ ts: number; values: number[] }> = [];
     for (const [ts, olds] of conflictsBy.get(k) ?? []) {
       if (ts < w.fromMs || ts >= w.toMs) continue;
       const cur = series.values[(ts - w.fromMs) / stepMs];
-      conflicts.push({ ts, values: cur === null || cur === undefined ? olds : [...olds, cur] });
+      conflicts.push({ ts, values: cur === undefined || cur !== cur ? olds : [...olds, cur] });
     }
     const ruleSet = opts.ruleSets[w.meter.meterClass] ?? DEFAULT_RULE_SETS[w.meter.meterClass];
     let result;
@@ -558,11 +565,11 @@ async function evaluateVee(
 /**
  * Merges patches into the store and validates them, in the caller's transaction, with the rules
  * run before the days are stored: over the rows the patches make of new days, which are then
- * inserted with their flags. The day rows a chunk inserts are locked from its insert to its
- * commit, and a concurrent chunk with intervals of the same day waits for that commit, so the
- * rules stay out of that time. Only a meter-channel one of whose days was stored already (the
- * other half of a day cut between two chunks, a resend) is validated again after the merge,
- * over the merged rows.
+ * inserted with their flags, and with the new exceptions in the same statement. The day rows
+ * a chunk inserts are locked from its insert to its commit, and a concurrent chunk with
+ * intervals of the same day waits for that commit, so the rules stay out of that time. Only a
+ * meter-channel one of whose days was stored already (the other half of a day cut between two
+ * chunks, a resend) is validated again after the merge, over the merged rows.
  */
 export async function writeValidatedPatches(
   pool: ConnectionPool,
@@ -573,7 +580,7 @@ export async function writeValidatedPatches(
 ): Promise<WriteCounts> {
   const targets = targetsOf(patches);
   const channelKey = (x: { meterId: number; channel: number }) => `${x.meterId}:${x.channel}`;
-  let first: VeeOutcome | null = null;
+  let first: VeeWrites | null = null;
   // A new row carries its flags into the insert; a stored row whose flags changed is updated.
   let freshKeys = new Set<string>();
   const merged: DayRow[] = [];
@@ -584,54 +591,55 @@ export async function writeValidatedPatches(
     conflicted,
     beforeInsert: async (rows) => {
       freshKeys = new Set(rows.map((r) => dayKey(r.meterId, r.channel, r.day)));
-      first = await evaluateVee(tx, targets, { ...opts, known: rows });
+      first = planWrites(await evaluateVee(tx, targets, { ...opts, known: rows }));
+      // The new exceptions go with the insert, but for the meter-channels it finds stored
+      // already: those are validated again below.
+      const { create } = first;
+      return create.length ? (skip) => insertExceptions(create, skip) : undefined;
     },
   });
   if (!first) return counts;
-  const { windows, exceptions, flagUpdates, existing }: VeeOutcome = first;
+  const { resolve, flagUpdates }: VeeWrites = first;
   // Meter-channels with a day stored already: validated again below, over the merged rows.
   const again = new Set(conflicted.map(channelKey));
   const mine = (x: { meterId: number; channel: number }) => !again.has(channelKey(x));
-  const outcome: VeeOutcome = {
-    windows: windows.filter((w) => mine(w.t)),
-    exceptions: exceptions.filter((e) => mine(e.w.t)),
+  const writes: VeeWrites = {
+    create: [],
+    resolve: resolve.filter(mine),
     flagUpdates: flagUpdates.filter(
       (u) => mine(u) && !freshKeys.has(dayKey(u.meterId, u.channel, u.day)),
     ),
-    existing: existing.filter(mine),
   };
   if (again.size) {
-    const second = await evaluateVee(
-      tx,
-      targets.filter((t) => !mine(t)),
-      { ...opts, known: merged },
+    const second = planWrites(
+      await evaluateVee(
+        tx,
+        targets.filter((t) => !mine(t)),
+        { ...opts, known: merged },
+      ),
     );
-    outcome.windows.push(...second.windows);
-    outcome.exceptions.push(...second.exceptions);
-    outcome.flagUpdates.push(...second.flagUpdates);
-    outcome.existing.push(...second.existing);
+    writes.create.push(...second.create);
+    writes.resolve.push(...second.resolve);
+    writes.flagUpdates.push(...second.flagUpdates);
   }
-  await writeVeeOutcome(tx, outcome);
+  await applyWrites(tx, writes);
   return counts;
 }
 
-/**
- * Writes what evaluateVee found: the flags that changed, the open exceptions inside a window
- * that the run did not find again (resolved), and the failures not already open or accepted
- * (new open exceptions). Each is one statement, run only when it has rows: a run that found
- * what was there before writes nothing.
- */
-async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCounts> {
-  const counts: VeeRunCounts = {
-    windows: o.windows.length,
-    failures: o.exceptions.length,
-    exceptionsCreated: 0,
-    exceptionsResolved: 0,
-    daysFlagged: 0,
-  };
-  if (!o.windows.length) return counts;
+type NewException = VeeOutcome['exceptions'][number];
+
+/** What a run of the rules changes: its new exceptions, those it resolves, the flags. */
+interface VeeWrites {
+  /** failures not already open or accepted (each once) */
+  create: NewException[];
+  /** open exceptions inside a window that the run did not find again */
+  resolve: ExistingException[];
+  flagUpdates: FlagUpdate[];
+}
+
+function planWrites(o: VeeOutcome): VeeWrites {
   const failing = new Set<string>();
-  const create: VeeOutcome['exceptions'] = [];
+  const create: NewException[] = [];
   const standing = new Set(
     o.existing.map((e) => exceptionKey(e.meterId, e.channel, e.rule, e.fromMs, e.toMs)),
   );
@@ -644,7 +652,45 @@ async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCoun
   const resolve = o.existing.filter(
     (e) => e.open && !failing.has(exceptionKey(e.meterId, e.channel, e.rule, e.fromMs, e.toMs)),
   );
-  const { flagUpdates } = o;
+  return { create, resolve, flagUpdates: o.flagUpdates };
+}
+
+/**
+ * The insert of new open exceptions; with `skip`, a relation of (m, c) pairs, not those of
+ * its meter-channels. An exception raised concurrently by another run is not raised twice
+ * (the open key).
+ */
+function insertExceptions(create: readonly NewException[], skip?: SQLQuery): SQLQuery {
+  return sql`
+    INSERT INTO vee_exception
+      (meter_id, channel, from_ts, to_ts, rule, severity, detail, data, rule_set_version)
+    SELECT m, c, to_timestamp(f), to_timestamp(l), r, s, d, NULLIF(j, 'null')::jsonb, v
+    FROM unnest(${create.map((e) => e.w.t.meterId)}::bigint[], ${create.map((e) => e.w.t.channel)}::smallint[],
+                ${create.map((e) => e.f.from / 1000)}::float8[], ${create.map((e) => e.f.to / 1000)}::float8[],
+                ${create.map((e) => e.f.rule as string)}::text[], ${create.map((e) => e.f.severity as string)}::text[],
+                ${create.map((e) => e.f.detail)}::text[],
+                ${create.map((e) => JSON.stringify(e.f.data ?? null))}::text[],
+                ${create.map((e) => e.version)}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
+    ${skip ? sql`WHERE NOT EXISTS (SELECT 1 FROM ${skip} k WHERE k.m = t.m AND k.c = t.c)` : sql``}
+    ON CONFLICT (meter_id, channel, rule, from_ts, to_ts) WHERE status = 'open' DO NOTHING
+    RETURNING 1`;
+}
+
+/**
+ * Writes what evaluateVee found (see planWrites). Each kind is one statement, run only when it
+ * has rows: a run that found what was there before writes nothing.
+ */
+async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCounts> {
+  const counts = await applyWrites(db, planWrites(o));
+  return { ...counts, windows: o.windows.length, failures: o.exceptions.length };
+}
+
+async function applyWrites(
+  db: Queryable,
+  w: VeeWrites,
+): Promise<Pick<VeeRunCounts, 'exceptionsCreated' | 'exceptionsResolved' | 'daysFlagged'>> {
+  const counts = { exceptionsCreated: 0, exceptionsResolved: 0, daysFlagged: 0 };
+  const { flagUpdates, resolve, create } = w;
   if (flagUpdates.length) {
     const rows = await db.query(sql`
       UPDATE reading_day r SET vee_flags = t.vf::integer[]
@@ -666,22 +712,7 @@ async function writeVeeOutcome(db: Queryable, o: VeeOutcome): Promise<VeeRunCoun
       RETURNING 1`);
     counts.exceptionsResolved = rows.length;
   }
-  if (create.length) {
-    // An exception raised concurrently by another run is not raised twice (the open key).
-    const rows = await db.query(sql`
-      INSERT INTO vee_exception
-        (meter_id, channel, from_ts, to_ts, rule, severity, detail, data, rule_set_version)
-      SELECT m, c, to_timestamp(f), to_timestamp(l), r, s, d, NULLIF(j, 'null')::jsonb, v
-      FROM unnest(${create.map((e) => e.w.t.meterId)}::bigint[], ${create.map((e) => e.w.t.channel)}::smallint[],
-                  ${create.map((e) => e.f.from / 1000)}::float8[], ${create.map((e) => e.f.to / 1000)}::float8[],
-                  ${create.map((e) => e.f.rule as string)}::text[], ${create.map((e) => e.f.severity as string)}::text[],
-                  ${create.map((e) => e.f.detail)}::text[],
-                  ${create.map((e) => JSON.stringify(e.f.data ?? null))}::text[],
-                  ${create.map((e) => e.version)}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
-      ON CONFLICT (meter_id, channel, rule, from_ts, to_ts) WHERE status = 'open' DO NOTHING
-      RETURNING 1`);
-    counts.exceptionsCreated = rows.length;
-  }
+  if (create.length) counts.exceptionsCreated = (await db.query(insertExceptions(create))).length;
   return counts;
 }
 

@@ -1,4 +1,11 @@
-import { buildSeries, rollup, snapRange, type Series } from '../../src/domain/series';
+import {
+  buildPackedSeries,
+  buildSeries,
+  packSeries,
+  rollup,
+  snapRange,
+  type Series,
+} from '../../src/domain/series';
 import { type DayRow, DAY_MS } from '../../src/domain/readings';
 import { Quality } from '../../src/domain/channel';
 
@@ -76,13 +83,14 @@ test('rollup counts missing and estimated intervals and leaves value null for em
   expect(hours[1]).toMatchObject({ value: null, count: 0, missing: 4, expected: 4 });
 });
 
-test('buildSeries lays day rows on the grid with nulls for missing intervals', () => {
+function dayRow(): DayRow {
   const day = Date.parse('2026-01-02T00:00:00Z') / DAY_MS;
   const vals: Array<number | null> = Array.from({ length: 96 }, (_, i) => i);
   vals[10] = null;
   const quality = new Uint8Array(96);
   quality[10] = 255;
-  const row: DayRow = {
+  quality[11] = Quality.ESTIMATED_INTERPOLATION;
+  return {
     meterId: 1,
     channel: 1,
     day,
@@ -94,6 +102,26 @@ test('buildSeries lays day rows on the grid with nulls for missing intervals', (
     veeFlags: null,
     version: 1,
   };
+}
+
+test('buildPackedSeries lays the rows as buildSeries does: NaN and code 255 where no value', () => {
+  const from = Date.parse('2026-01-01T23:00:00Z');
+  const to = Date.parse('2026-01-02T03:00:00Z');
+  const s = buildSeries([dayRow()], from, to, Q);
+  const p = buildPackedSeries([dayRow()], from, to, Q);
+  expect(p.start).toBe(from);
+  expect(p.values).toBeInstanceOf(Float64Array);
+  expect(p.values).toHaveLength(16);
+  expect(Array.from(p.values, (v) => (Number.isNaN(v) ? null : v))).toEqual(s.values);
+  expect(Array.from(p.quality, (q) => (q === 255 ? null : q))).toEqual(s.quality);
+  expect(p.quality[4 + 11]).toBe(Quality.ESTIMATED_INTERPOLATION);
+  // A Series packs to the same arrays; a PackedSeries is taken as it is.
+  expect(packSeries(s)).toEqual(p);
+  expect(packSeries(p)).toBe(p);
+});
+
+test('buildSeries lays day rows on the grid with nulls for missing intervals', () => {
+  const row = dayRow();
   const from = Date.parse('2026-01-01T23:00:00Z');
   const to = Date.parse('2026-01-02T03:00:00Z');
   const s = buildSeries([row], from, to, Q);

@@ -37,8 +37,8 @@ const T0 = Date.parse(START);
 /** A daily shape with standby load, so no zero runs or identical runs. */
 const load = (i: number) => 0.2 + 0.15 * Math.sin((i * Math.PI) / 48) ** 2 + (i % 7) * 0.01;
 
-async function ingest(items: ReturnType<typeof readings>) {
-  return ingestItems(db.pool, items, { source: 'test', format: 'json', now: T0 + 40 * DAY });
+async function ingest(items: ReturnType<typeof readings>, now = T0 + 40 * DAY) {
+  return ingestItems(db.pool, items, { source: 'test', format: 'json', now });
 }
 
 describe('rule sets', () => {
@@ -133,6 +133,64 @@ describe('rules on the write path', () => {
     const [row] = await readDays(db.pool, m1, 1, day, day);
     const i = (gapTs - day * DAY) / 900_000;
     for (let k = i; k < i + 3; k++) expect((row!.veeFlags?.[k] ?? 0) & RULE_BIT.missing).toBe(0);
+  });
+});
+
+describe('a chunk with stored and new meter-channels', () => {
+  // Two local days from a Monday in March (EST): M-2 has them stored; M-1's received channel
+  // is new.
+  const START2 = '2026-03-02T05:00:00Z';
+  const T2 = Date.parse(START2);
+  const at = (i: number) => T2 + i * 900_000;
+  const NOW2 = T2 + 10 * DAY;
+  const m2Days = readings('M-2', START2, 3 * 96, load);
+  const gapOf = (first: number) => new Set([first, first + 1, first + 2]);
+  const m2Gap = gapOf(2 * 96 + 40);
+  const m1Gap = gapOf(30);
+  const chunk = [
+    // the second half of M-2's day 1 again (days stored already), then its day 2 with a gap
+    ...m2Days.slice(96 + 48).filter((_, k) => !m2Gap.has(96 + 48 + k)),
+    ...readings('M-1', START2, 2 * 96, load, { channel: 'received' }).filter(
+      (_, k) => !m1Gap.has(k),
+    ),
+  ];
+  const missingOf = async (serial: string) =>
+    (
+      await listExceptions(
+        db.pool,
+        { meterSerial: serial, rule: 'missing', status: 'open' },
+        { first: 50 },
+      )
+    )
+      .filter((e) => e.from.getTime() >= T2)
+      .map((e) => [e.channel, e.from.getTime(), e.to.getTime()]);
+
+  test('each new exception is raised once, the stored one after the merge', async () => {
+    await ingest(m2Days.slice(0, 2 * 96), NOW2);
+    expect(await missingOf('M-2')).toEqual([]);
+    const r = await ingest(chunk, NOW2);
+    expect(r).toMatchObject({ accepted: chunk.length - 48, unchanged: 48, rejected: 0 });
+    // M-2: validated over its merged days, so only the gap of day 2 (the first half of day 1,
+    // not in this chunk, is stored and not missing).
+    expect(await missingOf('M-2')).toEqual([['delivered', at(2 * 96 + 40), at(2 * 96 + 43)]]);
+    // … and nothing raised from the chunk's half day and resolved again.
+    const all = await listExceptions(
+      db.pool,
+      { meterSerial: 'M-2', from: new Date(T2) },
+      { first: 50 },
+    );
+    expect(all.map((e) => e.status)).toEqual(['open']);
+    // M-1's received channel: raised with the insert of its new days, and flagged.
+    expect(await missingOf('M-1')).toEqual([['received', at(30), at(33)]]);
+    const day = Math.floor(at(30) / DAY);
+    const [row] = await readDays(db.pool, m1, 2, day, day);
+    const i = (at(30) - day * DAY) / 900_000;
+    for (let k = i; k < i + 3; k++)
+      expect(row!.veeFlags![k]! & RULE_BIT.missing).toBe(RULE_BIT.missing);
+    const [n] = await db.pool.query(sql`SELECT count(*)::int AS n FROM vee_exception`);
+    await ingest(chunk, NOW2);
+    const [again] = await db.pool.query(sql`SELECT count(*)::int AS n FROM vee_exception`);
+    expect(again.n).toBe(n.n);
   });
 });
 

@@ -7,7 +7,7 @@ import { type IANAZone } from 'luxon';
 import { ErrorCode, MeterdataError } from '../../errors';
 import { isSubstitute } from '../channel';
 import { sameValue } from '../readings';
-import type { Series } from '../series';
+import { packSeries, type PackedSeries } from '../series';
 import { localDays, localIso, localMinuteOfDay, zoneOf, type LocalDaySlice } from './calendar';
 import { mean, quantileSorted, range, round, runsWhere, sampleSd } from './stats';
 import {
@@ -54,8 +54,10 @@ interface Ctx {
   step: number;
   /** interval length in hours (kWh ÷ hours = average kW) */
   hours: number;
-  values: ReadonlyArray<number | null>;
-  quality: ReadonlyArray<number | null>;
+  /** NaN where the interval has no value (see PackedSeries) */
+  values: Float64Array;
+  /** MISSING_QUALITY where the interval has no quality code */
+  quality: Uint8Array;
   zone: IANAZone;
   days: LocalDaySlice[];
   /** 1 where the interval overlaps a known outage */
@@ -79,29 +81,30 @@ interface WindowFacts {
   substitutes: number;
 }
 
-function windowFacts(
-  values: ReadonlyArray<number | null>,
-  quality: ReadonlyArray<number | null>,
-): WindowFacts {
-  const f: WindowFacts = { missing: 0, zeros: 0, min: Infinity, max: -Infinity, substitutes: 0 };
+function windowFacts(values: Float64Array, quality: Uint8Array): WindowFacts {
+  let missing = 0;
+  let zeros = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let substitutes = 0;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) f.missing++;
+    const v = values[i]!;
+    if (v !== v) missing++;
     else {
-      if (v === 0) f.zeros++;
-      if (v < f.min) f.min = v;
-      if (v > f.max) f.max = v;
+      if (v === 0) zeros++;
+      if (v < min) min = v;
+      if (v > max) max = v;
     }
-    const q = quality[i];
-    if (q !== null && q !== undefined && isSubstitute(q)) f.substitutes++;
+    if (isSubstitute(quality[i]!)) substitutes++;
   }
-  return f;
+  return { missing, zeros, min, max, substitutes };
 }
 
 type RuleFn<K extends RuleId> = (ctx: Ctx, params: RuleParamsMap[K]) => Found[];
 
 const tsOf = (ctx: Ctx, i: number): number => ctx.start + i * ctx.step;
-const present = (v: number | null | undefined): v is number => v !== null && v !== undefined;
+/** A value is present unless NaN (no value) or past the window's end (undefined). */
+const present = (v: number | undefined): v is number => v !== undefined && v === v;
 
 function local(ctx: Ctx, ms: number): string {
   return localIso(ms, ctx.zone);
@@ -145,10 +148,11 @@ function minutesOf(ctx: Ctx, intervals: number): number {
 const missing: RuleFn<'missing'> = (ctx, p: MissingParams) => {
   if (ctx.facts.missing === 0) return [];
   const dueEnd = ctx.input.now - p.graceMinutes * MINUTE_MS;
+  const values = ctx.values;
   const runs = runsWhere(
     ctx.n,
     (i) =>
-      !present(ctx.values[i]) &&
+      values[i] !== values[i] &&
       installed(ctx, i) &&
       tsOf(ctx, i) + ctx.step <= dueEnd &&
       !(p.excludeOutages && ctx.outage[i]),
@@ -355,8 +359,7 @@ const zeroRun: RuleFn<'zero_run'> = (ctx, p: ZeroRunParams) => {
   if (ctx.input.meter.channel === 'received' && !p.checkReceived) return [];
   if (ctx.facts.zeros === 0) return [];
   const runs = runsWhere(ctx.n, (i) => {
-    const q = ctx.quality[i];
-    return ctx.values[i] === 0 && !ctx.outage[i] && !(present(q) && isSubstitute(q));
+    return ctx.values[i] === 0 && !ctx.outage[i] && !isSubstitute(ctx.quality[i]!);
   }).filter(([a, b]) => minutesOf(ctx, b - a) >= p.minMinutes);
   if (!runs.length) return [];
   const h = ctx.history();
@@ -543,9 +546,10 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
       if (!present(v)) continue;
       if (v <= 0 || v < minKwh) continue;
       const oracle = oracleDay && v > oracleLimit;
-      const prev = i > 0 ? values[i - 1] : null;
-      const next = i + 1 < n ? values[i + 1] : null;
-      const neighbours = Math.max(prev ?? 0, next ?? 0);
+      // (a missing neighbour counts as 0)
+      const prev = i > 0 ? values[i - 1]! : NaN;
+      const next = i + 1 < n ? values[i + 1]! : NaN;
+      const neighbours = Math.max(prev === prev ? prev : 0, next === next ? next : 0);
       // The reference is at least the neighbours: a value not above them times the factor is
       // not isolated whatever the quartile.
       const candidate = p.neighbourFactor > 0 && v > p.neighbourFactor * neighbours;
@@ -718,14 +722,14 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
   // A run is of present, non-zero, not substituted values that are the same reading: the float4
   // comparison of sameValue, with the run's value rounded once. One pass, each run reported
   // when the next value breaks it.
+  const anySubstitute = ctx.facts.substitutes > 0;
   let runStart = -1;
   let runValue = NaN;
   for (let i = 0; i <= n; i++) {
     let f = NaN;
     if (i < n) {
-      const v = values[i];
-      const q = quality[i];
-      if (present(v) && v !== 0 && !(present(q) && isSubstitute(q))) f = Math.fround(v);
+      const v = values[i]!;
+      if (v === v && v !== 0 && !(anySubstitute && isSubstitute(quality[i]!))) f = Math.fround(v);
     }
     if (runStart >= 0 && f === runValue) continue;
     if (runStart >= 0) {
@@ -751,8 +755,7 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
 const prolongedEstimation: RuleFn<'prolonged_estimation'> = (ctx, p: ProlongedEstimationParams) => {
   if (ctx.facts.substitutes === 0) return []; // nothing estimated: no run, no share
   const estimated = (i: number): boolean => {
-    const q = ctx.quality[i];
-    return present(ctx.values[i]) && present(q) && isSubstitute(q);
+    return present(ctx.values[i]) && isSubstitute(ctx.quality[i]!);
   };
   const out: Found[] = [];
   for (const r of runsWhere(ctx.n, estimated)) {
@@ -817,6 +820,7 @@ function buildHistory(ctx: Pick<Ctx, 'input' | 'zone'>): HistoryView {
   if (!intervals || intervals.values.length === 0) {
     return { dailyTotals, intervalDays: 0, slotStats: null };
   }
+  const hv = packSeries(intervals).values;
   const step = intervals.intervalSeconds * 1000;
   const slotMinutes = intervals.intervalSeconds / 60;
   const days = localDays(intervals.start, intervals.values.length, step, ctx.input.meter.timeZone);
@@ -827,8 +831,8 @@ function buildHistory(ctx: Pick<Ctx, 'input' | 'zone'>): HistoryView {
     let sum = 0;
     let count = 0;
     for (let i = d.first; i < d.last; i++) {
-      const v = intervals.values[i];
-      if (!present(v)) continue;
+      const v = hv[i]!;
+      if (v !== v) continue;
       sum += v;
       count++;
       const slot = Math.floor(localMinuteOfDay(intervals.start + i * step, ctx.zone) / slotMinutes);
@@ -895,7 +899,7 @@ function checkInput(input: VeeInput): void {
     throw new MeterdataError(ErrorCode.BAD_USER_INPUT, 'now must be epoch ms');
 }
 
-function outageMask(series: Series, outages: VeeInput['outages']): Uint8Array {
+function outageMask(series: PackedSeries, outages: VeeInput['outages']): Uint8Array {
   const n = series.values.length;
   const step = series.intervalSeconds * 1000;
   const mask = new Uint8Array(n);
@@ -917,7 +921,7 @@ const RULE_ORDER = new Map(RULE_IDS.map((id, i) => [id, i]));
  */
 export function runRules(input: VeeInput, ruleSet: RuleSet): VeeResult {
   checkInput(input);
-  const { series } = input;
+  const series = packSeries(input.series);
   const zone = zoneOf(input.meter.timeZone);
   const n = series.values.length;
   const step = series.intervalSeconds * 1000;

@@ -4,7 +4,7 @@
  * data (JSON-serialisable), so rule sets and failures can be stored and sent as they are.
  */
 import type { Channel } from '../channel';
-import type { Series } from '../series';
+import type { PackedSeries, Series } from '../series';
 import type { CustomerClass } from '../topology';
 
 /**
@@ -202,16 +202,17 @@ export interface VeeHistory {
    * Validated intervals before the window (e.g. the last 28 days), on any interval grid: used
    * to learn at which local times of day the meter normally records usage.
    */
-  intervals?: Series;
+  intervals?: Series | PackedSeries;
 }
 
 export interface VeeInput {
   meter: MeterInfo;
   /**
    * The window under validation on the meter's grid, [start, start + n·step); a null value is a
-   * missing interval. Pass whole local days: the per-day rules look at the meter's local days.
+   * missing interval (NaN in a PackedSeries, which is used as it is; a Series is packed first).
+   * Pass whole local days: the per-day rules look at the meter's local days.
    */
-  series: Series;
+  series: Series | PackedSeries;
   /** raw arrival grid of the readings in this batch, for the size/alignment rule */
   received?: Array<{ ts: number; intervalSeconds: number }>;
   /** intervals received more than once with different values (in this batch or vs stored) */
