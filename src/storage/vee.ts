@@ -213,11 +213,14 @@ export function targetsOf(patches: readonly DayPatch[]): VeeTarget[] {
   for (const p of patches) {
     if (!p.idx.length) continue;
     const step = DAY_MS / p.intervalsPerDay;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const i of p.idx) {
-      if (i < lo) lo = i;
-      if (i > hi) hi = i;
+    let lo = p.idx[0]!;
+    let hi = p.idx[p.idx.length - 1]!;
+    // A whole day in order (the common case) needs no scan: no index is below 0 or above the last.
+    if (lo !== 0 || hi !== p.intervalsPerDay - 1) {
+      for (const i of p.idx) {
+        if (i < lo) lo = i;
+        if (i > hi) hi = i;
+      }
     }
     const from = p.day * DAY_MS + lo * step;
     const to = p.day * DAY_MS + (hi + 1) * step;

@@ -723,6 +723,8 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
   // comparison of sameValue, with the run's value rounded once. One pass, each run reported
   // when the next value breaks it.
   const anySubstitute = ctx.facts.substitutes > 0;
+  // (a run of one interval is checked only when one interval is long enough to fail)
+  const oneFails = minutesOf(ctx, 1) >= p.minMinutes;
   let runStart = -1;
   let runValue = NaN;
   for (let i = 0; i <= n; i++) {
@@ -732,7 +734,7 @@ const consecutiveIdentical: RuleFn<'consecutive_identical'> = (
       if (v === v && v !== 0 && !(anySubstitute && isSubstitute(quality[i]!))) f = Math.fround(v);
     }
     if (runStart >= 0 && f === runValue) continue;
-    if (runStart >= 0) {
+    if (runStart >= 0 && (i - runStart > 1 || oneFails)) {
       const count = i - runStart;
       if (minutesOf(ctx, count) >= p.minMinutes) {
         out.push(
