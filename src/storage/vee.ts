@@ -11,7 +11,7 @@ import {
   type Transaction,
 } from '@databases/pg';
 import { type Channel, channelFromCode, Quality } from '../domain/channel';
-import { DAY_MS, type DayPatch, type DayRow, dayKey } from '../domain/readings';
+import { DAY_MS, type DayPatch, type DayRow } from '../domain/readings';
 import { buildPackedSeries } from '../domain/series';
 import {
   DEFAULT_RULE_SETS,
@@ -304,6 +304,11 @@ export interface VeeRunOptions {
    * stored): only the other days of the windows and their history are read.
    */
   known?: readonly DayRow[];
+  /**
+   * The known rows are about to be inserted with the flags set on them: their changes are not
+   * listed as flag updates (default false: they are stored rows).
+   */
+  knownAreNew?: boolean;
   /** meters already looked up by this ingest (default: looked up now) */
   meterCache?: VeeMeterCache;
 }
@@ -376,7 +381,8 @@ async function evaluateVee(
     if (!m) rowsBy.set(k, (m = new Map()));
     m.set(row.day, row);
   };
-  for (const row of opts.known ?? []) put(row);
+  const known = new Set(opts.known);
+  for (const row of known) put(row);
   const ranges = { m: [] as number[], c: [] as number[], f: [] as string[], l: [] as string[] };
   const asked = new Set<string>();
   for (const w of windows) {
@@ -557,7 +563,9 @@ async function evaluateVee(
       if (!same && !flaggedKeys.has(key)) {
         flaggedKeys.add(key);
         row.veeFlags = flags;
-        flagUpdates.push({ meterId: row.meterId, channel: row.channel, day: row.day, flags });
+        if (!(opts.knownAreNew && known.has(row))) {
+          flagUpdates.push({ meterId: row.meterId, channel: row.channel, day: row.day, flags });
+        }
       }
     }
   }
@@ -584,8 +592,6 @@ export async function writeValidatedPatches(
   const targets = targetsOf(patches);
   const channelKey = (x: { meterId: number; channel: number }) => `${x.meterId}:${x.channel}`;
   let first: VeeWrites | null = null;
-  // A new row carries its flags into the insert; a stored row whose flags changed is updated.
-  let freshKeys = new Set<string>();
   const merged: DayRow[] = [];
   const conflicted: DayPatch[] = [];
   const counts = await writePatches(pool, patches, batchId, {
@@ -593,8 +599,10 @@ export async function writeValidatedPatches(
     collect: merged,
     conflicted,
     beforeInsert: async (rows) => {
-      freshKeys = new Set(rows.map((r) => dayKey(r.meterId, r.channel, r.day)));
-      first = planWrites(await evaluateVee(tx, targets, { ...opts, known: rows }));
+      // A new row carries its flags into the insert; a stored row whose flags changed is updated.
+      first = planWrites(
+        await evaluateVee(tx, targets, { ...opts, known: rows, knownAreNew: true }),
+      );
       // The new exceptions go with the insert, but for the meter-channels it finds stored
       // already: those are validated again below.
       const { create } = first;
@@ -609,9 +617,7 @@ export async function writeValidatedPatches(
   const writes: VeeWrites = {
     create: [],
     resolve: resolve.filter(mine),
-    flagUpdates: flagUpdates.filter(
-      (u) => mine(u) && !freshKeys.has(dayKey(u.meterId, u.channel, u.day)),
-    ),
+    flagUpdates: flagUpdates.filter(mine),
   };
   if (again.size) {
     const second = planWrites(
