@@ -587,7 +587,7 @@ export async function writeValidatedPatches(
   tx: Transaction,
   patches: readonly DayPatch[],
   batchId: number,
-  opts: Omit<VeeRunOptions, 'known'>,
+  opts: Omit<VeeRunOptions, 'known' | 'knownAreNew'>,
 ): Promise<WriteCounts> {
   const targets = targetsOf(patches);
   const channelKey = (x: { meterId: number; channel: number }) => `${x.meterId}:${x.channel}`;
