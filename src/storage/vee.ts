@@ -207,6 +207,9 @@ export interface VeeTarget {
   toMs: number;
 }
 
+/** The key of a meter-channel in this module's maps. */
+const channelKey = (meterId: number, channel: number): string => `${meterId}:${channel}`;
+
 /** One target per meter-channel: the span of the patches' intervals. */
 export function targetsOf(patches: readonly DayPatch[]): VeeTarget[] {
   const m = new Map<string, VeeTarget>();
@@ -224,7 +227,7 @@ export function targetsOf(patches: readonly DayPatch[]): VeeTarget[] {
     }
     const from = p.day * DAY_MS + lo * step;
     const to = p.day * DAY_MS + (hi + 1) * step;
-    const key = `${p.meterId}:${p.channel}`;
+    const key = channelKey(p.meterId, p.channel);
     const t = m.get(key);
     if (!t) m.set(key, { meterId: p.meterId, channel: p.channel, fromMs: from, toMs: to });
     else {
@@ -376,7 +379,7 @@ async function evaluateVee(
   // conflicts.
   const rowsBy = new Map<string, Map<number, DayRow>>();
   const put = (row: DayRow) => {
-    const k = `${row.meterId}:${row.channel}`;
+    const k = channelKey(row.meterId, row.channel);
     let m = rowsBy.get(k);
     if (!m) rowsBy.set(k, (m = new Map()));
     m.set(row.day, row);
@@ -386,7 +389,7 @@ async function evaluateVee(
   const ranges = { m: [] as number[], c: [] as number[], f: [] as string[], l: [] as string[] };
   const asked = new Set<string>();
   for (const w of windows) {
-    const have = rowsBy.get(`${w.t.meterId}:${w.t.channel}`);
+    const have = rowsBy.get(channelKey(w.t.meterId, w.t.channel));
     let start = -1;
     for (let d = w.readFromDay; d <= w.readToDay + 1; d++) {
       const missing = d <= w.readToDay && !have?.has(d);
@@ -452,7 +455,7 @@ async function evaluateVee(
     if (rec.kind === 'r') put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
     else if (rec.kind === 'c')
       resends.push({
-        key: `${Number(rec.meter_id)}:${rec.channel}`,
+        key: channelKey(Number(rec.meter_id), rec.channel),
         ts: Number(rec.ts),
         version: rec.version,
         value: rec.value!,
@@ -486,7 +489,7 @@ async function evaluateVee(
   const flagUpdates = outcome.flagUpdates;
   const flaggedKeys = new Set<string>();
   for (const w of windows) {
-    const k = `${w.t.meterId}:${w.t.channel}`;
+    const k = channelKey(w.t.meterId, w.t.channel);
     const byDay = rowsBy.get(k) ?? new Map<number, DayRow>();
     const stepMs = w.meter.intervalSeconds * 1000;
     const all = [...byDay.values()];
@@ -590,7 +593,7 @@ export async function writeValidatedPatches(
   opts: Omit<VeeRunOptions, 'known' | 'knownAreNew'>,
 ): Promise<WriteCounts> {
   const targets = targetsOf(patches);
-  const channelKey = (x: { meterId: number; channel: number }) => `${x.meterId}:${x.channel}`;
+  const keyOf = (x: { meterId: number; channel: number }) => channelKey(x.meterId, x.channel);
   let first: VeeWrites | null = null;
   const merged: DayRow[] = [];
   const conflicted: DayPatch[] = [];
@@ -612,8 +615,8 @@ export async function writeValidatedPatches(
   if (!first) return counts;
   const { resolve, flagUpdates }: VeeWrites = first;
   // Meter-channels with a day stored already: validated again below, over the merged rows.
-  const again = new Set(conflicted.map(channelKey));
-  const mine = (x: { meterId: number; channel: number }) => !again.has(channelKey(x));
+  const again = new Set(conflicted.map(keyOf));
+  const mine = (x: { meterId: number; channel: number }) => !again.has(keyOf(x));
   const writes: VeeWrites = {
     create: [],
     resolve: resolve.filter(mine),
