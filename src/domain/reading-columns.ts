@@ -14,35 +14,130 @@ export interface ReadingSource {
   fill(k: number, into: ReadingInput): ReadingInput;
 }
 
+/**
+ * Readings column-wise, in typed arrays that grow by doubling, so that a reading costs no
+ * allocation of its own: serials, channels and units as indexes into a dictionary of the few
+ * strings a file repeats, numbers unboxed. A start or value sent as text (validation parses
+ * or rejects it, with its text) is kept aside by index; its typed slot holds NaN.
+ */
 export class ReadingColumns implements ReadingSource {
-  readonly serial: string[] = [];
-  readonly channel: string[] = [];
-  /** epoch ms, or the text as sent (validation parses or rejects it) */
-  readonly start: Array<number | string> = [];
-  readonly seconds: number[] = [];
-  /** a number, or the text as sent */
-  readonly value: Array<number | string> = [];
-  readonly unit: string[] = [];
-  readonly quality: Array<number | null> = [];
+  private readonly dict: string[] = [];
+  private readonly dictIndex = new Map<string, number>();
+  private serial: Int32Array;
+  private channel: Int32Array;
+  private unit: Int32Array;
+  /** the last string of each column and its index (readings of one meter come together) */
+  private lastSerial: string | undefined;
+  private lastSerialRef = -1;
+  private lastChannel: string | undefined;
+  private lastChannelRef = -1;
+  private lastUnit: string | undefined;
+  private lastUnitRef = -1;
+  private n = 0;
+  /** epoch ms */
+  private start: Float64Array;
+  private seconds: Float64Array;
+  /** kWh, Wh or MWh as sent (see unit) */
+  private value: Float64Array;
+  /** NaN: none given */
+  private quality: Float64Array;
   /** line number, record ordinal or batch index: where the reading came from */
-  readonly position: number[] = [];
+  private position: Float64Array;
+  /** index → start or value as sent, where it was text */
+  private startText: Map<number, string> | null = null;
+  private valueText: Map<number, string> | null = null;
+
+  constructor(capacity = 1024) {
+    const c = Math.max(16, capacity);
+    this.serial = new Int32Array(c);
+    this.channel = new Int32Array(c);
+    this.unit = new Int32Array(c);
+    this.start = new Float64Array(c);
+    this.seconds = new Float64Array(c);
+    this.value = new Float64Array(c);
+    this.quality = new Float64Array(c);
+    this.position = new Float64Array(c);
+  }
 
   static from(items: readonly ReadingInput[], positions?: readonly number[]): ReadingColumns {
-    const c = new ReadingColumns();
+    const c = new ReadingColumns(items.length);
     for (let k = 0; k < items.length; k++) c.pushItem(items[k]!, positions ? positions[k]! : k);
     return c;
   }
 
   get length(): number {
-    return this.serial.length;
+    return this.n;
   }
 
   serialAt(k: number): string {
-    return this.serial[k]!;
+    return this.dict[this.serial[k]!]!;
+  }
+
+  channelAt(k: number): string {
+    return this.dict[this.channel[k]!]!;
+  }
+
+  unitAt(k: number): string {
+    return this.dict[this.unit[k]!]!;
+  }
+
+  private ref(s: string): number {
+    let r = this.dictIndex.get(s);
+    if (r === undefined) {
+      r = this.dict.length;
+      this.dict.push(s);
+      this.dictIndex.set(s, r);
+    }
+    return r;
+  }
+
+  /** epoch ms, or the text as sent */
+  startAt(k: number): number | string {
+    return this.startText?.get(k) ?? this.start[k]!;
+  }
+
+  secondsAt(k: number): number {
+    return this.seconds[k]!;
+  }
+
+  /** a number, or the text as sent */
+  valueAt(k: number): number | string {
+    return this.valueText?.get(k) ?? this.value[k]!;
+  }
+
+  qualityAt(k: number): number | null {
+    const q = this.quality[k]!;
+    return q === q ? q : null;
   }
 
   positionAt(k: number): number {
     return this.position[k]!;
+  }
+
+  setPosition(k: number, position: number): void {
+    this.position[k] = position;
+  }
+
+  /** The positions as a plain array (a copy). */
+  positions(): number[] {
+    return Array.from(this.position.subarray(0, this.n));
+  }
+
+  private grow(): void {
+    const c = this.start.length * 2;
+    const wider = <A extends Float64Array | Int32Array>(a: A): A => {
+      const b = new (a.constructor as new (n: number) => A)(c);
+      b.set(a);
+      return b;
+    };
+    this.serial = wider(this.serial);
+    this.channel = wider(this.channel);
+    this.unit = wider(this.unit);
+    this.start = wider(this.start);
+    this.seconds = wider(this.seconds);
+    this.value = wider(this.value);
+    this.quality = wider(this.quality);
+    this.position = wider(this.position);
   }
 
   push(
@@ -55,14 +150,37 @@ export class ReadingColumns implements ReadingSource {
     quality: number | null | undefined,
     position: number,
   ): void {
-    this.serial.push(serial);
-    this.channel.push(channel);
-    this.start.push(start);
-    this.seconds.push(seconds);
-    this.value.push(value);
-    this.unit.push(unit);
-    this.quality.push(quality ?? null);
-    this.position.push(position);
+    const k = this.n;
+    if (k === this.start.length) this.grow();
+    if (serial !== this.lastSerial) {
+      this.lastSerialRef = this.ref(serial);
+      this.lastSerial = serial;
+    }
+    this.serial[k] = this.lastSerialRef;
+    if (channel !== this.lastChannel) {
+      this.lastChannelRef = this.ref(channel);
+      this.lastChannel = channel;
+    }
+    this.channel[k] = this.lastChannelRef;
+    if (unit !== this.lastUnit) {
+      this.lastUnitRef = this.ref(unit);
+      this.lastUnit = unit;
+    }
+    this.unit[k] = this.lastUnitRef;
+    if (typeof start === 'number') this.start[k] = start;
+    else {
+      this.start[k] = NaN;
+      (this.startText ??= new Map()).set(k, start);
+    }
+    this.seconds[k] = seconds;
+    if (typeof value === 'number') this.value[k] = value;
+    else {
+      this.value[k] = NaN;
+      (this.valueText ??= new Map()).set(k, value);
+    }
+    this.quality[k] = quality ?? NaN;
+    this.position[k] = position;
+    this.n = k + 1;
   }
 
   pushItem(item: ReadingInput, position: number): void {
@@ -80,13 +198,14 @@ export class ReadingColumns implements ReadingSource {
 
   /** Reading `k` written into `into` (a caller going through many reuses one object). */
   fill(k: number, into: ReadingInput): ReadingInput {
-    into.meterSerial = this.serial[k]!;
-    into.channel = this.channel[k]!;
-    into.intervalStart = this.start[k]!;
+    into.meterSerial = this.dict[this.serial[k]!]!;
+    into.channel = this.dict[this.channel[k]!]!;
+    into.intervalStart = this.startText === null ? this.start[k]! : this.startAt(k);
     into.intervalSeconds = this.seconds[k]!;
-    into.value = this.value[k]!;
-    into.unit = this.unit[k]!;
-    into.quality = this.quality[k] ?? null;
+    into.value = this.valueText === null ? this.value[k]! : this.valueAt(k);
+    into.unit = this.dict[this.unit[k]!]!;
+    const q = this.quality[k]!;
+    into.quality = q === q ? q : null;
     return into;
   }
 
@@ -105,32 +224,66 @@ export class ReadingColumns implements ReadingSource {
 
   /** Moves readings [0, n) into new columns and keeps the rest. */
   takeFirst(n: number): ReadingColumns {
-    const head = new ReadingColumns();
-    for (const f of FIELDS) {
-      const from = this[f] as unknown[];
-      const to = head[f] as unknown[];
-      for (let k = 0; k < n && k < from.length; k++) to.push(from[k]);
-      from.splice(0, n);
-    }
+    const m = Math.min(n, this.n);
+    const head = new ReadingColumns(m);
+    for (let k = 0; k < m; k++) head.copyFrom(this, k, this.position[k]!);
+    const rest = new ReadingColumns(this.n - m);
+    for (let k = m; k < this.n; k++) rest.copyFrom(this, k, this.position[k]!);
+    this.dict.length = 0;
+    this.dictIndex.clear();
+    for (const d of rest.dict) this.ref(d);
+    this.lastSerial = this.lastChannel = this.lastUnit = undefined;
+    this.serial = rest.serial;
+    this.channel = rest.channel;
+    this.unit = rest.unit;
+    this.n = rest.n;
+    this.start = rest.start;
+    this.seconds = rest.seconds;
+    this.value = rest.value;
+    this.quality = rest.quality;
+    this.position = rest.position;
+    this.startText = rest.startText;
+    this.valueText = rest.valueText;
     return head;
   }
 
   /** Appends reading `k` of `from`, at another position. */
   copyFrom(from: ReadingColumns, k: number, position: number): void {
-    this.pushItem(from.fill(k, {} as ReadingInput), position);
+    this.push(
+      from.serialAt(k),
+      from.channelAt(k),
+      from.startAt(k),
+      from.seconds[k]!,
+      from.valueAt(k),
+      from.unitAt(k),
+      from.qualityAt(k),
+      position,
+    );
+  }
+
+  /** Packed for a transfer between threads (see PackedReadings): the numbers are copied. */
+  pack(): PackedReadings {
+    const n = this.n;
+    const p: PackedReadings = {
+      n,
+      dict: this.dict.slice(),
+      serial: this.serial.slice(0, n),
+      channel: this.channel.slice(0, n),
+      unit: this.unit.slice(0, n),
+      start: this.start.slice(0, n),
+      seconds: this.seconds.slice(0, n),
+      value: this.value.slice(0, n),
+      quality: this.quality.slice(0, n),
+      position: this.position.slice(0, n),
+      texts: [],
+    };
+    const texts = new Set([...(this.startText?.keys() ?? []), ...(this.valueText?.keys() ?? [])]);
+    for (const k of [...texts].sort((a, b) => a - b)) {
+      p.texts.push([k, this.startAt(k), this.valueAt(k)]);
+    }
+    return p;
   }
 }
-
-const FIELDS = [
-  'serial',
-  'channel',
-  'start',
-  'seconds',
-  'value',
-  'unit',
-  'quality',
-  'position',
-] as const;
 
 /**
  * Readings in typed arrays, for passing between threads without copying: strings (serials,
@@ -154,37 +307,7 @@ export interface PackedReadings {
 }
 
 export function packReadings(c: ReadingColumns): PackedReadings {
-  const n = c.length;
-  const p: PackedReadings = {
-    n,
-    dict: [],
-    serial: new Int32Array(n),
-    channel: new Int32Array(n),
-    unit: new Int32Array(n),
-    start: new Float64Array(n),
-    seconds: new Float64Array(n),
-    value: new Float64Array(n),
-    quality: new Float64Array(n),
-    position: new Float64Array(n),
-    texts: [],
-  };
-  const refs = new StringRefs(p.dict);
-  for (let k = 0; k < n; k++) {
-    p.serial[k] = refs.ref(c.serial[k]!);
-    p.channel[k] = refs.ref(c.channel[k]!);
-    p.unit[k] = refs.ref(c.unit[k]!);
-    const start = c.start[k]!;
-    const value = c.value[k]!;
-    if (typeof start === 'number' && typeof value === 'number') {
-      p.start[k] = start;
-      p.value[k] = value;
-    } else p.texts.push([k, start, value]);
-    p.seconds[k] = c.seconds[k]!;
-    const q = c.quality[k];
-    p.quality[k] = q === null || q === undefined ? NaN : q;
-    p.position[k] = c.position[k]!;
-  }
-  return p;
+  return c.pack();
 }
 
 /**

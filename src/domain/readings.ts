@@ -337,12 +337,17 @@ export function groupIntoPatches(readings: readonly NormalizedReading[]): DayPat
  */
 export class PatchGrouper {
   private readonly byKey = new Map<string, DayPatch>();
-  // Files list a meter's intervals together: most readings belong to the previous one's patch.
-  private last: DayPatch | undefined;
+  // Files list a meter's intervals together: most readings belong to the patch of the
+  // previous reading of their channel (a meter's two channels may alternate row by row).
+  private readonly lastOf: [DayPatch | undefined, DayPatch | undefined, DayPatch | undefined] = [
+    undefined,
+    undefined,
+    undefined,
+  ];
 
   add(r: NormalizedReading): void {
     const day = Math.floor(r.ts / DAY_MS);
-    const last = this.last;
+    const last = this.lastOf[r.channel];
     let p =
       last && last.day === day && last.meterId === r.meterId && last.channel === r.channel
         ? last
@@ -362,7 +367,7 @@ export class PatchGrouper {
         };
         this.byKey.set(key, p);
       }
-      this.last = p;
+      this.lastOf[r.channel] = p;
     }
     p.idx.push((r.ts - day * DAY_MS) / (r.intervalSeconds * 1000));
     p.values.push(r.value);

@@ -49,7 +49,7 @@ export function encodeChunk(cols: ReadingColumns): Buffer {
     c: new Array<number>(n),
     u: new Array<number>(n),
     t: new Array<number | string>(n),
-    i: cols.seconds,
+    i: new Array<number>(n),
     x: new Array<number | string>(n),
     q: [],
     p: new Array<number>(n),
@@ -59,10 +59,11 @@ export function encodeChunk(cols: ReadingColumns): Buffer {
   let prevP = 0;
   let allValid = true;
   for (let k = 0; k < n; k++) {
-    enc.m[k] = refs.ref(cols.serial[k]!);
-    enc.c[k] = refs.ref(cols.channel[k]!);
-    enc.u[k] = refs.ref(cols.unit[k]!);
-    const start = cols.start[k]!;
+    enc.m[k] = refs.ref(cols.serialAt(k));
+    enc.c[k] = refs.ref(cols.channelAt(k));
+    enc.u[k] = refs.ref(cols.unitAt(k));
+    enc.i[k] = cols.secondsAt(k);
+    const start = cols.startAt(k);
     if (typeof start === 'number') {
       enc.t[k] = start - prevT;
       prevT = start;
@@ -71,14 +72,14 @@ export function encodeChunk(cols: ReadingColumns): Buffer {
     }
     // Plain decimals travel as numbers (same value, fewer bytes); anything else stays a
     // string so validation still sees and rejects it as sent.
-    const v = cols.value[k]!;
+    const v = cols.valueAt(k);
     enc.x[k] = typeof v === 'string' && v.length < 16 && PLAIN_DECIMAL.test(v) ? +v : v;
-    if (cols.quality[k] !== null) allValid = false;
-    const pos = cols.position[k]!;
+    if (cols.qualityAt(k) !== null) allValid = false;
+    const pos = cols.positionAt(k);
     enc.p[k] = pos - prevP;
     prevP = pos;
   }
-  if (!allValid) enc.q = cols.quality;
+  if (!allValid) enc.q = Array.from({ length: n }, (_, k) => cols.qualityAt(k));
   return Buffer.from(JSON.stringify(enc));
 }
 

@@ -95,14 +95,14 @@ export async function parsePart(job: ParseJob): Promise<ParsedPart> {
   })) {
     // The preamble's own lines are a header: nothing of them is a reading of this part.
     const cols = c.readings;
-    const pos = cols.position;
-    if (!readings && (skip === 0 || pos.length === 0 || pos[0]! > skip)) {
-      for (let k = 0; k < pos.length; k++) pos[k] = pos[k]! + delta;
+    if (!readings && (skip === 0 || cols.length === 0 || cols.positionAt(0) > skip)) {
+      for (let k = 0; k < cols.length; k++) cols.setPosition(k, cols.positionAt(k) + delta);
       readings = cols;
     } else {
       readings ??= new ReadingColumns();
-      for (let k = 0; k < pos.length; k++) {
-        if (pos[k]! > skip) readings.copyFrom(cols, k, pos[k]! + delta);
+      for (let k = 0; k < cols.length; k++) {
+        const pos = cols.positionAt(k);
+        if (pos > skip) readings.copyFrom(cols, k, pos + delta);
       }
     }
     for (const r of c.rejections) {

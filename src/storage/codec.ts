@@ -1,9 +1,18 @@
 /** Encodes day rows to and from the column formats of reading_day (arrays and bytea). */
 import { type DayRow } from '../domain/readings';
 
+/** 'YYYY-MM-DD' of an epoch day; the days of a chunk repeat for each of its meters. */
 export function epochDayToDate(day: number): string {
-  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+  let d = dateOfDay.get(day);
+  if (d === undefined) {
+    d = new Date(day * 86_400_000).toISOString().slice(0, 10);
+    if (dateOfDay.size >= 4096) dateOfDay.clear();
+    dateOfDay.set(day, d);
+  }
+  return d;
 }
+
+const dateOfDay = new Map<number, string>();
 
 export function dateToEpochDay(d: string | Date): number {
   const ms = typeof d === 'string' ? Date.parse(`${d.slice(0, 10)}T00:00:00Z`) : d.getTime();
@@ -43,6 +52,99 @@ export function realArrayLiteral(vals: ReadonlyArray<number | null>): string {
     s += v === null || v === undefined ? 'NULL' : decimalText(v);
   }
   return s + '}';
+}
+
+/**
+ * The text[] literal of real[] literals, one per row: textArrayLiteral(rows.map(
+ * realArrayLiteral)), written as bytes into one reused buffer and read out as one string. A
+ * chunk's insert carries tens of thousands of values: building their text by concatenation
+ * makes several short-lived strings per value.
+ */
+export function realArraysLiteral(rows: ReadonlyArray<ReadonlyArray<number | null>>): string {
+  let buf = literalBuffer;
+  let at = 0;
+  buf[at++] = LBRACE;
+  for (let r = 0; r < rows.length; r++) {
+    const vals = rows[r]!;
+    // At most 12 bytes a value (sign, 6 + 4 digits, point; NULL is 4), a comma, two quotes and
+    // two braces; a value with more digits goes the general way, which makes its own room.
+    if (at + 6 + vals.length * 12 > buf.length)
+      buf = literalBuffer = grown(buf, at, 6 + vals.length * 12);
+    if (r) buf[at++] = COMMA;
+    buf[at++] = QUOTE;
+    buf[at++] = LBRACE;
+    for (let i = 0; i < vals.length; i++) {
+      if (i) buf[at++] = COMMA;
+      const v = vals[i];
+      if (v === null || v === undefined) {
+        buf[at++] = 0x4e; // N
+        buf[at++] = 0x55; // U
+        buf[at++] = 0x4c; // L
+        buf[at++] = 0x4c; // L
+        continue;
+      }
+      // As decimalText: four decimals at most, written from integers.
+      const n = Math.round(v * 1e4);
+      if (n / 1e4 !== v || n >= 2 ** 31 || n <= -(2 ** 31)) {
+        const text = String(v);
+        const need = text.length + 4 + (vals.length - i) * 12;
+        if (at + need > buf.length) buf = literalBuffer = grown(buf, at, need);
+        at += buf.write(text, at, 'latin1');
+        continue;
+      }
+      let a = n;
+      if (n < 0) {
+        buf[at++] = 0x2d; // -
+        a = -n;
+      }
+      const whole = Math.floor(a / 1e4);
+      let fraction = a - whole * 1e4;
+      at = writeDigits(buf, at, whole, 1);
+      if (fraction === 0) continue;
+      let places = 4;
+      while (fraction % 10 === 0) {
+        fraction /= 10;
+        places--;
+      }
+      buf[at++] = 0x2e; // .
+      at = writeDigits(buf, at, fraction, places);
+    }
+    buf[at++] = RBRACE;
+    buf[at++] = QUOTE;
+  }
+  if (at + 1 > buf.length) buf = literalBuffer = grown(buf, at, 1);
+  buf[at++] = RBRACE;
+  return buf.toString('latin1', 0, at);
+}
+
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+let literalBuffer: Buffer = Buffer.allocUnsafe(1 << 16);
+const digitScratch = new Uint8Array(12);
+
+/** A buffer with room for `need` bytes after `at`, holding the bytes before it. */
+function grown(buf: Buffer, at: number, need: number): Buffer {
+  let size = buf.length * 2;
+  while (size < at + need) size *= 2;
+  const next = Buffer.allocUnsafe(size);
+  buf.copy(next, 0, 0, at);
+  return next;
+}
+
+/** The digits of an integer 0 ≤ n < 2^31, at least `min` of them (zero-padded); the new end. */
+function writeDigits(buf: Buffer, at: number, n: number, min: number): number {
+  const d = digitScratch;
+  let k = 0;
+  do {
+    const q = Math.floor(n / 10);
+    d[k++] = 48 + (n - q * 10);
+    n = q;
+  } while (n > 0);
+  while (k < min) d[k++] = 48;
+  while (k > 0) buf[at++] = d[--k]!;
+  return at;
 }
 
 /**

@@ -25,7 +25,7 @@ import {
   encodeBatchIdx,
   epochDayToDate,
   intArrayLiteral,
-  realArrayLiteral,
+  realArraysLiteral,
   textArrayLiteral,
 } from './codec';
 
@@ -97,7 +97,7 @@ function rowParams(rows: readonly DayRow[]) {
     channels: rows.map((r) => r.channel),
     days: rows.map((r) => epochDayToDate(r.day)),
     // Array-valued columns go as one text[] literal each, built here (see textArrayLiteral).
-    vals: textArrayLiteral(rows.map((r) => realArrayLiteral(r.vals))),
+    vals: realArraysLiteral(rows.map((r) => r.vals)),
     quality: textArrayLiteral(rows.map((r) => Buffer.from(r.quality).toString('hex'))),
     batches: textArrayLiteral(rows.map((r) => intArrayLiteral(r.batches))),
     batchIdx: textArrayLiteral(rows.map((r) => encodeBatchIdx(r))),

@@ -44,10 +44,10 @@ function all(src: ReadingSource): Array<ReadingInput & { line: number }> {
 test('a part after the first is parsed behind the header, with the file line numbers', async () => {
   const first = await parsePart(job(0, part0, false, 1));
   expect(first.readings.length).toBe(10);
-  expect(first.readings.position).toEqual(Array.from({ length: 10 }, (_, k) => k + 2));
+  expect(first.readings.positions()).toEqual(Array.from({ length: 10 }, (_, k) => k + 2));
   const second = await parsePart(job(1, part1, true, 12));
   expect(second.readings.length).toBe(9);
-  expect(second.readings.position).toEqual([12, 13, 14, 15, 17, 18, 19, 20, 21]);
+  expect(second.readings.positions()).toEqual([12, 13, 14, 15, 17, 18, 19, 20, 21]);
   expect(second.rejections.map((r) => r.index)).toEqual([16]);
   expect(all(second.readings)[0]).toMatchObject({
     meterSerial: 'M-2',

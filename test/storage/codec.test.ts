@@ -1,5 +1,10 @@
 import { sql } from '@databases/pg';
-import { decimalText, realArrayLiteral, textArrayLiteral } from '../../src/storage/codec';
+import {
+  decimalText,
+  realArrayLiteral,
+  realArraysLiteral,
+  textArrayLiteral,
+} from '../../src/storage/codec';
 import { openTestDatabase, type TestDatabase } from '../helpers/db';
 
 // A deterministic spread of values: meter-like decimals of 0–4 places, negatives, integers,
@@ -38,6 +43,22 @@ test('decimalText writes every double exactly as String() does', () => {
 test('realArrayLiteral writes nulls as NULL and values as their decimal text', () => {
   expect(realArrayLiteral([1.5, null, -0.0625, 3])).toBe('{1.5,NULL,-0.0625,3}');
   expect(realArrayLiteral([])).toBe('{}');
+});
+
+test("realArraysLiteral writes the text[] of the rows' real[] literals, long rows included", () => {
+  const all = values();
+  // Rows of 0 to 300 elements with nulls among them; together past the writer's first buffer.
+  const rows: Array<Array<number | null>> = [];
+  for (let at = 0, k = 0; at < all.length; k++) {
+    const n = k % 301;
+    rows.push(all.slice(at, at + n).map((v, i) => ((i + k) % 11 === 0 ? null : v)));
+    at += n;
+  }
+  const literal = realArraysLiteral(rows);
+  expect(literal.length).toBeGreaterThan(1 << 16);
+  expect(literal).toBe(textArrayLiteral(rows.map((r) => realArrayLiteral(r))));
+  expect(realArraysLiteral([])).toBe('{}');
+  expect(realArraysLiteral([[], [null], [-0, 1e21]])).toBe('{"{}","{NULL}","{0,1e+21}"}');
 });
 
 test('textArrayLiteral quotes every element and escapes quotes and backslashes', () => {

@@ -95,16 +95,23 @@ class ColumnChunk implements ParsedChunk {
   }
 
   get positions(): number[] {
-    return this.readings.position;
+    return this.readings.positions();
   }
 }
 
 /** Collects readings and rejections; hands them out in chunks of at most `size` readings. */
 export class ChunkBuilder {
-  private cols = new ReadingColumns();
+  private cols: ReadingColumns;
   private rejections: Rejection[] = [];
 
-  constructor(private readonly size: number) {}
+  constructor(private readonly size: number) {
+    this.cols = this.fresh();
+  }
+
+  /** Columns sized for a chunk (up to a part's usual count, beyond which they grow). */
+  private fresh(): ReadingColumns {
+    return new ReadingColumns(Math.min(this.size, 1 << 15));
+  }
 
   add(item: ReadingInput, position: number): void {
     this.cols.pushItem(item, position);
@@ -136,7 +143,7 @@ export class ChunkBuilder {
     if (this.cols.length > this.size) readings = this.cols.takeFirst(this.size);
     else {
       readings = this.cols;
-      this.cols = new ReadingColumns();
+      this.cols = this.fresh();
     }
     const rejections = this.rejections;
     this.rejections = [];

@@ -32,7 +32,7 @@ import {
 } from './csv-profile';
 import { RecordReader } from './records';
 import {
-  canonicalInstant,
+  canonicalInstantSeconds,
   LocalTimeResolver,
   type ParsedTime,
   parseTimeZone,
@@ -44,6 +44,8 @@ import { decodeUtf8 } from './utf8';
 const POWER_TO_ENERGY: Record<PowerUnit, EnergyUnit> = { W: 'Wh', kW: 'kWh', MW: 'MWh' };
 const INTERVAL_RE = /^\d{1,5}$/;
 const QUALITY_RE = /^\d{1,3}$/;
+/** raw channel labels remembered for rows read unsplit */
+const MAX_CHANNEL_RAWS = 8;
 
 /** A row-level problem: the row (or cell) is rejected with this code and message. */
 class RowError {
@@ -323,9 +325,22 @@ class RowMapper {
     }
     let channel: Channel;
     if (this.constChannel) channel = this.constChannel;
-    else if (fieldIs(text, starts[l.channel]!, ends[l.channel]!, this.lastChannelRaw)) {
-      channel = this.lastChannel;
-    } else return false;
+    else {
+      const a = starts[l.channel]!;
+      const b = ends[l.channel]!;
+      if (fieldIs(text, a, b, this.lastChannelRaw)) channel = this.lastChannel;
+      else {
+        // Rows of a meter's two channels may alternate (interval by interval): a label read
+        // before is recognised in place too, and becomes the last one.
+        // (a loop, not findIndex: a closure over the line would cost every row an allocation)
+        const raws = this.channelRaws;
+        let k = 0;
+        while (k < raws.length && !fieldIs(text, a, b, raws[k])) k++;
+        if (k === raws.length) return false;
+        channel = this.lastChannel = this.channelValues[k]!;
+        this.lastChannelRaw = this.channelRaws[k];
+      }
+    }
     let seconds: number;
     if (this.constInterval !== undefined) seconds = this.constInterval;
     else if (l.intervalSeconds < 0) {
@@ -341,8 +356,9 @@ class RowMapper {
     if (this.constUnit !== undefined) {
       if (this.constUnit !== this.lastUnitRaw) return false;
     } else if (!fieldIs(text, starts[l.unit]!, ends[l.unit]!, this.lastUnitRaw)) return false;
-    const at0 = canonicalInstant(text, starts[l.timestamp]!, ends[l.timestamp]!);
-    if (at0 === undefined) return false;
+    const at0s = canonicalInstantSeconds(text, starts[l.timestamp]!, ends[l.timestamp]!);
+    if (at0s !== at0s) return false;
+    const at0 = at0s * 1000;
     const value = plainDecimal(text, starts[l.value]!, ends[l.value]!);
     if (value === undefined || Math.abs(value) > 1e12) return false;
     const begins = fast.intervalEnd ? at0 - seconds * 1000 : at0;
@@ -462,6 +478,9 @@ class RowMapper {
   // raw text it accepted (a repeat costs one string comparison).
   private lastChannelRaw: string | undefined;
   private lastChannel: Channel = 'delivered';
+  /** the raw channel labels accepted so far (a few per file), for unsplitRow */
+  private readonly channelRaws: string[] = [];
+  private readonly channelValues: Channel[] = [];
   private lastIntervalRaw: string | undefined;
   private lastInterval = 0;
   private lastUnitRaw: string | undefined;
@@ -474,6 +493,10 @@ class RowMapper {
     const ch = this.channelLabel(raw);
     this.lastChannelRaw = raw;
     this.lastChannel = ch;
+    if (this.channelRaws.length < MAX_CHANNEL_RAWS && !this.channelRaws.includes(raw)) {
+      this.channelRaws.push(raw);
+      this.channelValues.push(ch);
+    }
     return ch;
   }
 

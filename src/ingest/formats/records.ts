@@ -77,9 +77,26 @@ export class RecordReader {
 
   push(piece: TextPiece, onRecord: RecordHandler): void {
     if (piece.text.length) this.sawAny = true;
-    const text = this.carry ? this.carry + piece.text : piece.text;
-    const textByte = this.carry ? this.carryByte : piece.byteStart;
-    const pos = this.scan(text, false, onRecord, textByte);
+    let text = piece.text;
+    let textByte = piece.byteStart;
+    let from = 0;
+    if (this.carry) {
+      const nl = text.indexOf('\n');
+      const quotes =
+        this.quoting && (this.carry.includes('"') || (nl >= 0 && text.lastIndexOf('"', nl) >= 0));
+      if (nl >= 0 && !quotes) {
+        // The unfinished record ends at the piece's first line end: it is read on its own, and
+        // the piece in place (joining the two would copy the whole piece into a new string).
+        const head = this.carry + text.slice(0, nl + 1);
+        this.carry = '';
+        this.scan(head, false, onRecord, this.carryByte);
+        from = nl + 1;
+      } else {
+        text = this.carry + text;
+        textByte = this.carryByte;
+      }
+    }
+    const pos = this.scan(text, false, onRecord, textByte, from);
     this.carry = pos < text.length ? text.slice(pos) : '';
     if (this.carry) {
       // The unfinished record is the text's tail: its byte offset counts back from the end.
@@ -108,12 +125,18 @@ export class RecordReader {
   }
 
   /**
-   * Emits the complete records of `text`; returns where the unfinished tail starts. At EOF the
-   * tail is a last record without a line end.
+   * Emits the complete records of `text` from `from`; returns where the unfinished tail starts.
+   * At EOF the tail is a last record without a line end.
    */
-  private scan(text: string, eof: boolean, onRecord: RecordHandler, textByte: number): number {
+  private scan(
+    text: string,
+    eof: boolean,
+    onRecord: RecordHandler,
+    textByte: number,
+    from = 0,
+  ): number {
     const n = text.length;
-    let pos = 0;
+    let pos = from;
     let nextQuote = -2; // unknown
     const byteAt = (i: number) => textByte + Buffer.byteLength(text.slice(0, i));
     while (pos < n) {

@@ -143,14 +143,31 @@ export function wallClockMs(
   second = 0,
   ms = 0,
 ): number | undefined {
-  if (year < 1 || year > 9999 || month < 1 || month > 12) return undefined;
-  if (day < 1 || day > daysIn(year, month)) return undefined;
-  if (minute > 59 || second > 59 || ms > 999) return undefined;
-  if (hour > 24 || (hour === 24 && (minute || second || ms))) return undefined;
+  if (ms > 999 || (hour === 24 && ms)) return undefined;
+  const seconds = wallClockSeconds(year, month, day, hour, minute, second);
+  return seconds === seconds ? seconds * 1000 + ms : undefined;
+}
+
+/**
+ * Wall-clock fields to epoch seconds (as if UTC), or NaN when out of range (see wallClockMs).
+ * Seconds rather than ms: until 2038 they are small integers, which a caller on the path of
+ * every row gets without a number allocated for each.
+ */
+function wallClockSeconds(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number {
+  if (year < 1 || year > 9999 || month < 1 || month > 12) return NaN;
+  if (day < 1 || day > daysIn(year, month)) return NaN;
+  if (minute > 59 || second > 59) return NaN;
+  if (hour > 24 || (hour === 24 && (minute || second))) return NaN;
   // Integer arithmetic rather than Date.UTC: it runs for every timestamp of a file, and it
   // needs no correction for years 0-99 (which Date.UTC maps to 1900-1999).
-  const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
-  return seconds * 1000 + ms;
+  return daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
 
 const ISO_RE =
@@ -187,8 +204,14 @@ function twoDigitsAt(s: string, i: number): number {
  * anything out of range, is undefined and goes the general way.
  */
 export function canonicalInstant(s: string, start = 0, end = s.length): number | undefined {
+  const seconds = canonicalInstantSeconds(s, start, end);
+  return seconds === seconds ? seconds * 1000 : undefined;
+}
+
+/** canonicalInstant in epoch seconds, NaN for anything else (no number allocated per call). */
+export function canonicalInstantSeconds(s: string, start = 0, end = s.length): number {
   const n = end - start;
-  if (n !== 20 && n !== 25) return undefined;
+  if (n !== 20 && n !== 25) return NaN;
   if (
     s.charCodeAt(start + 4) !== 45 || // -
     s.charCodeAt(start + 7) !== 45 ||
@@ -196,7 +219,7 @@ export function canonicalInstant(s: string, start = 0, end = s.length): number |
     s.charCodeAt(start + 13) !== 58 || // :
     s.charCodeAt(start + 16) !== 58
   ) {
-    return undefined;
+    return NaN;
   }
   const century = twoDigitsAt(s, start);
   const yy = twoDigitsAt(s, start + 2);
@@ -205,25 +228,24 @@ export function canonicalInstant(s: string, start = 0, end = s.length): number |
   const hour = twoDigitsAt(s, start + 11);
   const minute = twoDigitsAt(s, start + 14);
   const second = twoDigitsAt(s, start + 17);
-  if ((century | yy | month | day | hour | minute | second) < 0) return undefined;
+  if ((century | yy | month | day | hour | minute | second) < 0) return NaN;
   const year = century * 100 + yy;
   let offsetMinutes = 0;
   if (n === 20) {
-    if (s.charCodeAt(start + 19) !== 90) return undefined; // Z
+    if (s.charCodeAt(start + 19) !== 90) return NaN; // Z
   } else {
     const sign = s.charCodeAt(start + 19);
-    if ((sign !== 43 && sign !== 45) || s.charCodeAt(start + 22) !== 58) return undefined;
+    if ((sign !== 43 && sign !== 45) || s.charCodeAt(start + 22) !== 58) return NaN;
     const hours = twoDigitsAt(s, start + 20);
     const minutes = twoDigitsAt(s, start + 23);
-    if ((hours | minutes) < 0) return undefined;
+    if ((hours | minutes) < 0) return NaN;
     offsetMinutes = hours * 60 + minutes;
-    if (offsetMinutes > 14 * 60 || minutes > 59) return undefined;
+    if (offsetMinutes > 14 * 60 || minutes > 59) return NaN;
     if (sign === 45) offsetMinutes = -offsetMinutes;
   }
   // Years before 100 are left to the general reading (which gives the same instant).
-  if (year < 100) return undefined;
-  const local = wallClockMs(year, month, day, hour, minute, second);
-  return local === undefined ? undefined : local - offsetMinutes * 60_000;
+  if (year < 100) return NaN;
+  return wallClockSeconds(year, month, day, hour, minute, second) - offsetMinutes * 60;
 }
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (integer arithmetic, no Date). */

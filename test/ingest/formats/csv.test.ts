@@ -689,6 +689,8 @@ describe('CSV: rows read without splitting them give what splitting gives', () =
     'M1,delivered,2024-01-15T10:45:00Z,900,2e-3,kWh', // exponent: general way
     'M1,received,2024-01-15T10:00:00Z,900,0.1,kWh', // another channel: general way, then memo
     'M1,received,2024-01-15T10:15:00Z,900,0.2,kWh',
+    'M1,delivered,2024-01-15T10:30:00Z,900,0.3,kWh', // channels alternating: both labels known
+    'M1,received,2024-01-15T10:30:00Z,900,0.4,kWh',
     'M2 ,delivered,2024-01-15T10:00:00Z,900,1,kWh', // a padded serial: general way (trimmed)
     'M2,delivered,2024-01-15 10:15:00Z,900,1,kWh', // a space for T
     'M2,delivered,2024-01-15T10:30:00Z,900,1,Wh', // another unit
@@ -714,8 +716,8 @@ describe('CSV: rows read without splitting them give what splitting gives', () =
     expect(fast.positions).toEqual(general.positions);
     expect(fast.rejections).toEqual(general.rejections);
     // The case is not empty: most rows are readings, and the odd ones were rejected.
-    expect(fast.items.length).toBe(13);
-    expect(fast.rejections.map((r) => r.index)).toEqual([13, 14, 15, 16, 17, 18, 19, 20]);
+    expect(fast.items.length).toBe(15);
+    expect(fast.rejections.map((r) => r.index)).toEqual([15, 16, 17, 18, 19, 20, 21, 22]);
   });
 
   test('interval-end timestamps, constants and a profile without a meter column', async () => {

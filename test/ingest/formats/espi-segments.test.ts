@@ -56,7 +56,7 @@ async function landed(
       const parts = file.subarray(first * partBytes, Math.min(file.length, (last + 1) * partBytes));
       const r = readSegments(parts, first * partBytes, l.segments);
       const items = r.readings.items();
-      items.forEach((item, i) => out.readings.push({ position: r.readings.position[i]!, item }));
+      items.forEach((item, i) => out.readings.push({ position: r.readings.positionAt(i), item }));
       out.rejections.push(...r.rejections);
     }
   }
@@ -325,7 +325,11 @@ describe('compactRun and readSegments', () => {
       ctx: [{ m: 'M', rt: { accumulationBehaviour: '4', uom: '72', flowDirection: '1' } }],
       s,
     });
-    expect(readSegments(xml, 0, seg([[0, xml.length, 1, 2, 0]])).readings.value).toEqual([1, 2]);
+    expect(
+      readSegments(xml, 0, seg([[0, xml.length, 1, 2, 0]]))
+        .readings.items()
+        .map((r) => r.value),
+    ).toEqual([1, 2]);
     expect(() => readSegments(xml, 0, seg([[0, xml.length, 1, 3, 0]]))).toThrow(
       /holds 2 readings, not 3/,
     );

@@ -128,6 +128,19 @@ describe('RecordReader', () => {
     },
   );
 
+  test.each([1, 2, 3, 4, 5, 6, 7, 9])(
+    'a record carried into the next %i-char piece ends there; the piece is read on from it',
+    (size) => {
+      expect(read('aé,b\r\nc,d\ne,f', size)).toEqual([
+        [1, ['aé', 'b']],
+        [2, ['c', 'd']],
+        [3, ['e', 'f']],
+      ]);
+      // Byte offsets after a carried record still count from the start of the file.
+      expect(() => read('aé,b\nc,d"x\n', size)).toThrow(/at line 2, byte offset 9/);
+    },
+  );
+
   test('a final quoted field closed at EOF, and CR before EOF', () => {
     expect(read('a,"b"', 1)).toEqual([[1, ['a', 'b']]]);
     expect(read('a,"b"\r', 1)).toEqual([[1, ['a', 'b']]]);
