@@ -7,11 +7,20 @@ import { packedBuffers, packReadings } from '../domain/reading-columns';
 import { parsePart, type ParseJob, type ThreadReply } from './part-parser';
 
 parentPort!.on('message', (m: { id: number; job: ParseJob }) => {
-  parsePart(m.job).then(
+  // The part's bytes and text go back with the reply, transferred: this thread allocates
+  // little on its heap once parsing is cheap, and collects it too seldom to free buffers
+  // promptly (tens of MiB of dead buffers piled up); the worker thread, which drops them,
+  // collects often.
+  const spent: ArrayBufferLike[] = [];
+  parsePart(m.job, spent).then(
     (r) => {
       const packed = packReadings(r.readings);
       const reply: ThreadReply = { id: m.id, ok: true, packed, rejections: r.rejections };
-      parentPort!.postMessage(reply, packedBuffers(packed));
+      const transfer = [
+        ...packedBuffers(packed),
+        ...new Set(spent.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && !pooled(b))),
+      ];
+      parentPort!.postMessage(reply, transfer);
     },
     (err: unknown) => {
       const reply: ThreadReply = {
@@ -23,3 +32,8 @@ parentPort!.on('message', (m: { id: number; job: ParseJob }) => {
     },
   );
 });
+
+/** Whether `b` may be a slab of Node's Buffer pool (which must not be transferred). */
+function pooled(b: ArrayBuffer): boolean {
+  return b.byteLength <= Buffer.poolSize;
+}

@@ -74,12 +74,14 @@ function parserOf(job: PartJob): FormatParser {
 
 /**
  * Parses one part. A part after the first is parsed behind the file's preamble, whose own
- * lines are then dropped, and line numbers are shifted to the file's.
+ * lines are then dropped, and line numbers are shifted to the file's. With `spent`, the
+ * buffers of the job's bytes and of their inflated text are added to it once parsed (see
+ * part-parse-thread.ts).
  */
-export async function parsePart(job: ParseJob): Promise<ParsedPart> {
-  if ('segments' in job) return parseSegments(job);
+export async function parsePart(job: ParseJob, spent?: ArrayBufferLike[]): Promise<ParsedPart> {
+  if ('segments' in job) return parseSegments(job, spent);
   const bytes = bufferOf(job.data);
-  const body = job.compressed ? await inflate(bytes) : bytes;
+  const body = job.compressed ? await inflate(bytes, INFLATE_OPTIONS) : bytes;
   const lead = job.seq > 0 && job.preamble ? bufferOf(job.preamble) : null;
   const skip = lead ? job.preambleLines : 0;
   const delta = lead ? job.firstLine - skip - 1 : job.firstLine - 1;
@@ -109,15 +111,26 @@ export async function parsePart(job: ParseJob): Promise<ParsedPart> {
       if (r.index > skip) rejections.push({ ...r, index: r.index + delta });
     }
   }
+  spent?.push(bytes.buffer, body.buffer, ...(lead ? [lead.buffer] : []));
   return { readings: readings ?? new ReadingColumns(), rejections };
 }
 
-async function parseSegments(job: SegmentJob): Promise<ParsedPart> {
+async function parseSegments(job: SegmentJob, spent?: ArrayBufferLike[]): Promise<ParsedPart> {
   const bodies = await Promise.all(
-    job.parts.map((p) => (p.compressed ? inflate(bufferOf(p.data)) : bufferOf(p.data))),
+    job.parts.map((p) =>
+      p.compressed ? inflate(bufferOf(p.data), INFLATE_OPTIONS) : bufferOf(p.data),
+    ),
   );
-  return readSegments(bodies, job.base, job.segments);
+  const parsed = readSegments(bodies, job.base, job.segments);
+  spent?.push(...job.parts.map((p) => p.data.buffer), ...bodies.map((b) => b.buffer));
+  return parsed;
 }
+
+/**
+ * Inflated in one piece where the part allows (parts hold at most PART_BYTES of text): zlib
+ * otherwise makes 16 KiB pieces and then joins them into another buffer.
+ */
+const INFLATE_OPTIONS: zlib.ZlibOptions = { chunkSize: (1 << 20) + (64 << 10) };
 
 // ---------------------------------------------------------------------------------------------
 // Parse threads

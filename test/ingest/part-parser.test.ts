@@ -84,6 +84,31 @@ describe('in a parse thread', () => {
     }
   });
 
+  test('large parts, whose buffers the thread hands back, parse the same, and the caller keeps its bytes', async () => {
+    // Past Node's buffer pool (8 KiB): the part's bytes and its inflated text are transferred
+    // back with the reply, while the caller's own copy stays as it was.
+    const big = Array.from(
+      { length: 2000 },
+      (_, k) =>
+        `M-${1 + (k % 3)},delivered,${new Date(Date.UTC(2026, 0, 1) + k * 900_000).toISOString().slice(0, 19)}Z,900,${(k / 100).toFixed(2)},kWh\n`,
+    ).join('');
+    const parser = new PartParser(1);
+    try {
+      for (const compressed of [true, false, true]) {
+        const j = job(1, big, compressed, 2);
+        const sent = Buffer.from(j.data);
+        const threaded = await parser.parse(j);
+        expect(Buffer.from(j.data).equals(sent)).toBe(true);
+        const inline = await parsePart(job(1, big, compressed, 2));
+        expect(threaded.readings.length).toBe(2000);
+        expect(all(threaded.readings)).toEqual(all(inline.readings));
+        expect(threaded.rejections).toEqual([]);
+      }
+    } finally {
+      await parser.close();
+    }
+  });
+
   test('a part that cannot be parsed fails with the reason, and the thread goes on', async () => {
     const parser = new PartParser(1);
     try {
