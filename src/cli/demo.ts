@@ -5,7 +5,7 @@
 import { DateTime } from 'luxon';
 import { type TopologyDoc } from '../domain/topology';
 import { type ReadingRow } from '../domain/simulate';
-import { DAY_MS } from '../domain/readings';
+import { DAY_MS, isMissing } from '../domain/readings';
 import { importTopology } from '../ingest/topology';
 import { ingestRowStream } from '../ingest/rows';
 import { type Runtime } from '../runtime';
@@ -108,8 +108,8 @@ export async function demoPointers(rt: Runtime): Promise<DemoPointers | null> {
   const date = (d: number) => new Date(d * DAY_MS).toISOString().slice(0, 10);
   const localMidnight = (d: number) =>
     DateTime.fromISO(date(d), { zone: meter.timeZone }).toISO({ suppressMilliseconds: true })!;
-  const hasData = (days: Array<{ vals: ReadonlyArray<number | null> }>) =>
-    days.some((d) => d.vals.some((v) => v !== null));
+  const hasData = (days: Array<{ vals: Float64Array }>) =>
+    days.some((d) => d.vals.some((v) => !isMissing(v)));
   let day = epochDay(DEMO_DAY);
   let week = { from: epochDay(DEMO_WEEK.from), to: epochDay(DEMO_WEEK.to) };
   if (!hasData(await readDays(rt.db.pool, meter.id, 1, day, day))) {

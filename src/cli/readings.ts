@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { type Channel, MISSING_QUALITY, parseChannel, Quality } from '../domain/channel';
-import { DAY_MS, parseInstant } from '../domain/readings';
+import { DAY_MS, isMissing, parseInstant } from '../domain/readings';
 import { ErrorCode, MeterdataError } from '../errors';
 import { rulesOfFlags } from '../domain/vee';
 import { readDays } from '../storage/readings';
@@ -125,8 +125,8 @@ export async function fetchReadings(
       const day = Math.floor(ts / DAY_MS);
       const row = byDay.get(day);
       const i = (ts - day * DAY_MS) / step;
-      const v = row?.vals[i];
-      const has = v !== null && v !== undefined;
+      const v = row ? row.vals[i]! : NaN;
+      const has = !isMissing(v);
       intervals.push({
         start: iso(ts),
         end: iso(ts + step),

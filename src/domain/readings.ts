@@ -271,7 +271,8 @@ export interface DayRow {
   channel: 1 | 2;
   /** epoch day number (UTC days since 1970-01-01) */
   day: number;
-  vals: Array<number | null>;
+  /** kWh per interval; NaN where the day has no reading (see isMissing) */
+  vals: Float64Array;
   quality: Uint8Array;
   batches: number[];
   /** per-interval index into batches; null → all 0 */
@@ -384,7 +385,7 @@ export function emptyDayRow(patch: DayPatch): DayRow {
     meterId: patch.meterId,
     channel: patch.channel,
     day: patch.day,
-    vals: new Array<number | null>(patch.intervalsPerDay).fill(null),
+    vals: new Float64Array(patch.intervalsPerDay).fill(NaN),
     quality: new Uint8Array(patch.intervalsPerDay).fill(MISSING_QUALITY),
     batches: [],
     batchIdx: null,
@@ -392,6 +393,11 @@ export function emptyDayRow(patch: DayPatch): DayRow {
     veeFlags: null,
     version: 0,
   };
+}
+
+/** Whether a day row's value is a missing interval (NaN; a reading is never NaN). */
+export function isMissing(v: number): boolean {
+  return v !== v;
 }
 
 /** Two stored values are the same reading when they are the same float4. */
@@ -454,8 +460,8 @@ export function mergeDay(
     const i = patch.idx[k]!;
     const value = patch.values[k]!;
     const quality = patch.quality[k]!;
-    const old = row.vals[i];
-    if (old === null || old === undefined) {
+    const old = row.vals[i]!;
+    if (isMissing(old)) {
       row.vals[i] = value;
       row.quality[i] = quality;
       setBatch(i);
@@ -505,7 +511,8 @@ function compactBatches(row: DayRow): void {
     return;
   }
   const used = new Set<number>();
-  for (let i = 0; i < row.vals.length; i++) if (row.vals[i] !== null) used.add(row.batchIdx[i]!);
+  for (let i = 0; i < row.vals.length; i++)
+    if (!isMissing(row.vals[i]!)) used.add(row.batchIdx[i]!);
   if (used.size === row.batches.length) return;
   const order = [...used].sort((a, b) => a - b);
   const remap = new Map(order.map((old, neu) => [old, neu]));

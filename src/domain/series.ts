@@ -5,7 +5,7 @@
  * fifteen-minute intervals and a fall-back day 100.
  */
 import { DateTime } from 'luxon';
-import { DAY_MS, type DayRow } from './readings';
+import { DAY_MS, type DayRow, isMissing } from './readings';
 import { isSubstitute, MISSING_QUALITY } from './channel';
 
 export interface Series {
@@ -62,8 +62,8 @@ export function buildSeries(
     if (!span) continue;
     const { first, last, offset } = span;
     for (let i = first; i < last; i++) {
-      const v = row.vals[i];
-      if (v === null || v === undefined) continue;
+      const v = row.vals[i]!;
+      if (isMissing(v)) continue;
       values[offset + i] = v;
       const q = row.quality[i]!;
       quality[offset + i] = q === MISSING_QUALITY ? null : q;
@@ -102,8 +102,8 @@ export function buildPackedSeries(
     const vals = row.vals;
     const q = row.quality;
     for (let i = first; i < last; i++) {
-      const v = vals[i];
-      if (v === null || v === undefined) continue;
+      const v = vals[i]!;
+      if (isMissing(v)) continue;
       values[offset + i] = v;
       quality[offset + i] = q[i]!;
     }
@@ -235,7 +235,7 @@ export function seriesProvenance(
     const last = Math.min(row.vals.length, Math.floor((toMs - dayStart) / step));
     const offset = (dayStart - fromMs) / step;
     for (let i = first; i < last; i++) {
-      if (row.vals[i] === null || row.vals[i] === undefined) continue;
+      if (isMissing(row.vals[i]!)) continue;
       versions[offset + i] = row.versions ? row.versions[i]! : 1;
       batches[offset + i] = row.batches[row.batchIdx ? row.batchIdx[i]! : 0] ?? null;
     }

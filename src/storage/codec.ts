@@ -44,12 +44,12 @@ export function decimalText(v: number): string {
 }
 
 /** `{1.5,NULL,…}` — PostgreSQL rounds each element to float4. */
-export function realArrayLiteral(vals: ReadonlyArray<number | null>): string {
+export function realArrayLiteral(vals: ArrayLike<number | null>): string {
   let s = '{';
   for (let i = 0; i < vals.length; i++) {
     if (i) s += ',';
     const v = vals[i];
-    s += v === null || v === undefined ? 'NULL' : decimalText(v);
+    s += v === null || v === undefined || v !== v ? 'NULL' : decimalText(v);
   }
   return s + '}';
 }
@@ -60,7 +60,7 @@ export function realArrayLiteral(vals: ReadonlyArray<number | null>): string {
  * chunk's insert carries tens of thousands of values: building their text by concatenation
  * makes several short-lived strings per value.
  */
-export function realArraysLiteral(rows: ReadonlyArray<ReadonlyArray<number | null>>): string {
+export function realArraysLiteral(rows: ReadonlyArray<ArrayLike<number | null>>): string {
   let buf = literalBuffer;
   let at = 0;
   buf[at++] = LBRACE;
@@ -76,7 +76,7 @@ export function realArraysLiteral(rows: ReadonlyArray<ReadonlyArray<number | nul
     for (let i = 0; i < vals.length; i++) {
       if (i) buf[at++] = COMMA;
       const v = vals[i];
-      if (v === null || v === undefined) {
+      if (v === null || v === undefined || v !== v) {
         buf[at++] = 0x4e; // N
         buf[at++] = 0x55; // U
         buf[at++] = 0x4c; // L
@@ -165,17 +165,17 @@ export function textArrayLiteral(elems: ReadonlyArray<string | null>): string {
 }
 
 /**
- * Parses PostgreSQL's text form of a one-dimensional real[] ('{1.5,NULL,2}'). The driver's
- * generic array parser walks every character; a split is several times faster, and a
- * meter-month is 2,976 of these.
+ * Parses PostgreSQL's text form of a one-dimensional real[] ('{1.5,NULL,2}') into a day row's
+ * values, NaN for NULL. The driver's generic array parser walks every character; a split is
+ * several times faster, and a meter-month is 2,976 of these.
  */
-export function parseRealArray(text: string): Array<number | null> {
-  if (text.length <= 2) return [];
+export function parseRealArray(text: string): Float64Array {
+  if (text.length <= 2) return new Float64Array(0);
   const parts = text.slice(1, -1).split(',');
-  const out = new Array<number | null>(parts.length);
+  const out = new Float64Array(parts.length);
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
-    out[i] = p === 'NULL' ? null : +p;
+    out[i] = p === 'NULL' ? NaN : +p;
   }
   return out;
 }

@@ -133,14 +133,16 @@ async function insertNewDays(
     FROM ${from}
     ON CONFLICT (meter_id, channel, day) DO NOTHING
     RETURNING ${returning}`;
+  // With a statement alongside, the days the insert did not take are found from their keys
+  // alone (the rows' arrays are read once, by the insert, not kept for a second look).
   const res: Array<{ meter_id: number; channel: number; day: number }> = await tx.query(
     alongside
       ? sql`
-    WITH t AS (SELECT * FROM ${params}),
-    ins AS (${insert(sql`t`, sql`meter_id, channel, day`)}),
+    WITH ins AS (${insert(params, sql`meter_id, channel, day`)}),
     conflicted AS (
-      SELECT DISTINCT t.m, t.c FROM t
-      WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.meter_id = t.m AND ins.channel = t.c AND ins.day = t.d)),
+      SELECT DISTINCT k.m, k.c
+      FROM unnest(${p.meterIds}::bigint[], ${p.channels}::smallint[], ${p.days}::date[]) AS k(m, c, d)
+      WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.meter_id = k.m AND ins.channel = k.c AND ins.day = k.d)),
     alongside AS (${alongside(sql`conflicted`)})
     SELECT meter_id, channel, (day - DATE '1970-01-01') AS day FROM ins`
       : insert(params, sql`meter_id, channel, (day - DATE '1970-01-01') AS day`),

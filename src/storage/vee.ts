@@ -539,16 +539,22 @@ async function evaluateVee(
       continue;
     }
     for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
+    // The flagged intervals lie within [firstFlag, lastFlag] (none: firstFlag > lastFlag).
+    const windowFlags = result.flags;
+    let firstFlag = 0;
+    while (firstFlag < windowFlags.length && windowFlags[firstFlag] === 0) firstFlag++;
+    let lastFlag = windowFlags.length - 1;
+    while (lastFlag >= firstFlag && windowFlags[lastFlag] === 0) lastFlag--;
     // Flags of the window's intervals; intervals of a stored day outside the window keep theirs.
     for (const row of inWindow) {
       if (row.vals.length * stepMs !== DAY_MS) continue;
       const dayStart = row.day * DAY_MS;
       if (row.veeFlags === null) {
         // The common case: nothing flagged before and nothing now (no array built).
-        const a = Math.max(0, (dayStart - w.fromMs) / stepMs);
-        const b = Math.min(result.flags.length, (dayStart - w.fromMs) / stepMs + row.vals.length);
+        const a = Math.max(firstFlag, (dayStart - w.fromMs) / stepMs);
+        const b = Math.min(lastFlag + 1, (dayStart - w.fromMs) / stepMs + row.vals.length);
         let any = false;
-        for (let j = a; j < b && !any; j++) any = result.flags[j] !== 0;
+        for (let j = a; j < b && !any; j++) any = windowFlags[j] !== 0;
         if (!any) continue;
       }
       const next = row.veeFlags ? row.veeFlags.slice() : new Array<number>(row.vals.length).fill(0);

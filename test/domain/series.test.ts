@@ -85,8 +85,8 @@ test('rollup counts missing and estimated intervals and leaves value null for em
 
 function dayRow(): DayRow {
   const day = Date.parse('2026-01-02T00:00:00Z') / DAY_MS;
-  const vals: Array<number | null> = Array.from({ length: 96 }, (_, i) => i);
-  vals[10] = null;
+  const vals = Float64Array.from({ length: 96 }, (_, i) => i);
+  vals[10] = NaN;
   const quality = new Uint8Array(96);
   quality[10] = 255;
   quality[11] = Quality.ESTIMATED_INTERPOLATION;

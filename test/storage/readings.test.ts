@@ -46,7 +46,7 @@ test('a changed value makes a new version and keeps the old one in history', asy
   const b = await ingestItems(db.pool, changed, { source: 'test', format: 'items' });
   expect(b).toMatchObject({ accepted: 0, unchanged: 3, changed: 1 });
   const [row] = await readDays(db.pool, m1, 1, 20149, 20149);
-  expect(row!.vals.slice(0, 4)).toEqual([1, 1, 2, 1]);
+  expect(Array.from(row!.vals.slice(0, 4))).toEqual([1, 1, 2, 1]);
   expect(row!.versions?.slice(0, 4)).toEqual([1, 1, 2, 1]);
   const hist = await readHistory(
     db.pool,

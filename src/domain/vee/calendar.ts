@@ -114,6 +114,25 @@ export function localDays(
   n: number,
   stepMs: number,
   timeZone: string,
+): readonly LocalDaySlice[] {
+  // The windows of one chunk share their grid across meters of a zone: each is worked out once.
+  const key = `${timeZone}|${start}|${n}|${stepMs}`;
+  let days = daysOfGrid.get(key);
+  if (!days) {
+    days = Object.freeze(computeLocalDays(start, n, stepMs, timeZone).map((d) => Object.freeze(d)));
+    if (daysOfGrid.size >= 4096) daysOfGrid.clear();
+    daysOfGrid.set(key, days);
+  }
+  return days;
+}
+
+const daysOfGrid = new Map<string, readonly LocalDaySlice[]>();
+
+function computeLocalDays(
+  start: number,
+  n: number,
+  stepMs: number,
+  timeZone: string,
 ): LocalDaySlice[] {
   const zone = zoneOf(timeZone);
   const out: LocalDaySlice[] = [];

@@ -59,7 +59,7 @@ interface Ctx {
   /** MISSING_QUALITY where the interval has no quality code */
   quality: Uint8Array;
   zone: IANAZone;
-  days: LocalDaySlice[];
+  days: readonly LocalDaySlice[];
   /** 1 where the interval overlaps a known outage */
   outage: Uint8Array;
   history: () => HistoryView;
