@@ -11,14 +11,13 @@ import { type Logger } from '../logger';
 import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
 import { cachedRuleSets, writeValidatedPatches } from '../storage/vee';
 import {
-  countDelivery,
   type FileParseMeta,
   fileParseMeta,
   finishFileIfComplete,
   readFilePartRange,
   insertRejections,
   lockChunk,
-  readChunk,
+  takeChunk,
   markChunkDead,
   markChunkDone,
   markFileProcessing,
@@ -82,6 +81,8 @@ interface FileState {
   meta: FileParseMeta;
   /** its meters by serial, as its chunks name them (and their VEE view) */
   resolver: MeterResolver;
+  /** whether this worker has marked it processing (once is enough) */
+  processing: boolean;
 }
 
 export class IngestWorker {
@@ -106,14 +107,18 @@ export class IngestWorker {
   /** Processes one delivery; throws when the chunk must be retried later. */
   async handle(d: Delivery): Promise<ChunkOutcome> {
     const log = this.logger.child({ fileId: d.fileId, chunk: d.seq, worker: this.name });
-    const deliveries = await countDelivery(this.pool, d.fileId, d.seq);
-    if (deliveries === 0) {
+    // Everything that reads outside the chunk's transaction happens first: the embedded
+    // database has a single connection, so nothing may wait on the pool while a transaction
+    // holds it.
+    const taken = await takeChunk(this.pool, d.fileId, d.seq);
+    if (!taken) {
       // Already done (or dead): a redelivery after a crash between commit and acknowledge,
       // which may have come before the file was closed too.
       await this.finishFile(d.fileId, log);
       await this.queue.ack(d);
       return 'skipped';
     }
+    const { deliveries, chunk: staged, part } = taken;
     if (deliveries > this.maxDeliveries) {
       const reason = `delivered ${deliveries - 1} times without success`;
       await markChunkDead(this.pool, d.fileId, d.seq, reason);
@@ -121,20 +126,19 @@ export class IngestWorker {
       log.error({ deliveries }, 'chunk dead-lettered');
       return 'dead';
     }
-    await markFileProcessing(this.pool, d.fileId);
     const file = await this.fileOf(d.fileId);
+    if (!file.processing) {
+      await markFileProcessing(this.pool, d.fileId);
+      file.processing = true;
+    }
     const batchId = file.meta.batchId;
-    // Everything that reads outside the chunk's transaction happens first: the embedded
-    // database has a single connection, so nothing may wait on the pool while a transaction
-    // holds it.
-    const staged = await readChunk(this.pool, d.fileId, d.seq);
     let outcome: ChunkOutcome = 'skipped';
     let decoded: { readings: ReadingSource; rejections: Rejection[] } | null = null;
-    if (staged && staged.status === 'pending' && staged.firstLine !== null) {
-      decoded = await this.parsePart(file, d.fileId, d.seq, staged.firstLine);
-    } else if (staged && staged.status === 'pending' && staged.segments !== null) {
+    if (part && staged.firstLine !== null) {
+      decoded = await this.parsePart(file, part, d.seq, staged.firstLine);
+    } else if (staged.segments !== null) {
       decoded = await this.parseSegments(d.fileId, staged.segments);
-    } else if (staged && staged.status === 'pending' && staged.payload) {
+    } else if (staged.payload) {
       decoded = {
         readings: decodeChunk(
           staged.compressed ? await decompress(staged.payload) : staged.payload,
@@ -189,11 +193,10 @@ export class IngestWorker {
   /** Parses a chunk that is a stored part of a line-format file (see part-parser.ts). */
   private async parsePart(
     f: FileState,
-    fileId: number,
+    part: { data: Buffer; compressed: boolean },
     seq: number,
     firstLine: number,
   ): Promise<{ readings: ReadingSource; rejections: Rejection[] }> {
-    const [part] = await readFilePartRange(this.pool, fileId, seq, seq);
     const job: PartJob = {
       format: f.meta.format as FormatName,
       profile: f.meta.format === 'csv' && f.meta.profile ? (f.meta.profile as CsvProfile) : null,
@@ -228,7 +231,7 @@ export class IngestWorker {
     if (!f) {
       const meta = await fileParseMeta(this.pool, fileId);
       if (!meta) throw new Error(`file ${fileId} is not in the landing`);
-      f = { meta, resolver: new MeterResolver(this.pool) };
+      f = { meta, resolver: new MeterResolver(this.pool), processing: false };
       if (this.files.size > 8) this.files.clear();
       this.files.set(fileId, f);
     }

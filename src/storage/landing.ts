@@ -321,13 +321,47 @@ export interface ChunkRecord {
   compressed: boolean;
 }
 
-/** Reads a chunk without locking it. */
-export async function readChunk(
+/** A delivered chunk as takeChunk reads it. */
+export interface TakenChunk {
+  /** deliveries so far, this one included */
+  deliveries: number;
+  chunk: ChunkRecord;
+  /** a part of a line-format file: its bytes as stored (the part has the chunk's number) */
+  part: { data: Buffer; compressed: boolean } | null;
+}
+
+/**
+ * Counts a delivery of a pending chunk and reads the chunk in the same statement, with its
+ * part's bytes when it is a part of a line-format file. Committed on its own, so that a crash
+ * while the chunk is processed counts too. null: the chunk is not pending (done or dead).
+ */
+export async function takeChunk(
   db: Queryable,
   fileId: number,
   seq: number,
-): Promise<ChunkRecord | null> {
-  return chunkQuery(db, fileId, seq, false);
+): Promise<TakenChunk | null> {
+  const rows: Row[] = await db.query(sql`
+    WITH c AS (
+      UPDATE ingest_chunk SET deliveries = deliveries + 1
+      WHERE file_id = ${fileId} AND seq = ${seq} AND status = 'pending'
+      RETURNING file_id, seq, items, status, deliveries, compressed, first_line, payload, segments)
+    SELECT c.*, p.data AS part_data, p.compressed AS part_compressed
+    FROM c LEFT JOIN ingest_file_part p
+      ON c.first_line IS NOT NULL AND p.file_id = c.file_id AND p.seq = c.seq`);
+  if (!rows.length) return null;
+  const r = rows[0]!;
+  const chunk = chunkRecord(r);
+  if (chunk.firstLine !== null && (r.part_data === null || r.part_data === undefined)) {
+    throw new Error(`file ${fileId} lacks part ${seq}`);
+  }
+  return {
+    deliveries: chunk.deliveries,
+    chunk,
+    part:
+      chunk.firstLine === null
+        ? null
+        : { data: r.part_data as Buffer, compressed: Boolean(r.part_compressed) },
+  };
 }
 
 /** Locks a chunk for processing (the row lock makes a second, concurrent delivery wait). */
@@ -336,23 +370,15 @@ export async function lockChunk(
   fileId: number,
   seq: number,
 ): Promise<ChunkRecord | null> {
-  return chunkQuery(tx, fileId, seq, true);
+  const rows: Row[] = await tx.query(sql`
+    SELECT file_id, seq, items, status, deliveries, compressed, first_line,
+           NULL::bytea AS payload, NULL::jsonb AS segments
+    FROM ingest_chunk
+    WHERE file_id = ${fileId} AND seq = ${seq} FOR UPDATE`);
+  return rows.length ? chunkRecord(rows[0]!) : null;
 }
 
-async function chunkQuery(
-  db: Queryable,
-  fileId: number,
-  seq: number,
-  lock: boolean,
-): Promise<ChunkRecord | null> {
-  const rows: Row[] = await db.query(sql`
-    SELECT file_id, seq, items, status, deliveries, compressed, first_line,
-           ${lock ? sql`NULL::bytea` : sql`payload`} AS payload,
-           ${lock ? sql`NULL::jsonb` : sql`segments`} AS segments
-    FROM ingest_chunk
-    WHERE file_id = ${fileId} AND seq = ${seq} ${lock ? sql`FOR UPDATE` : sql``}`);
-  if (!rows.length) return null;
-  const r = rows[0]!;
+function chunkRecord(r: Row): ChunkRecord {
   return {
     fileId: num(r.file_id),
     seq: num(r.seq),
@@ -369,15 +395,6 @@ async function chunkQuery(
 function segmentsOf(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   return typeof v === 'string' ? (JSON.parse(v) as unknown) : v;
-}
-
-/** Counts a delivery attempt in its own transaction, so crashes are counted too. */
-export async function countDelivery(db: Queryable, fileId: number, seq: number): Promise<number> {
-  const rows: Row[] = await db.query(sql`
-    UPDATE ingest_chunk SET deliveries = deliveries + 1
-    WHERE file_id = ${fileId} AND seq = ${seq} AND status = 'pending'
-    RETURNING deliveries`);
-  return rows.length ? num(rows[0]!.deliveries) : 0;
 }
 
 export async function markChunkDone(
