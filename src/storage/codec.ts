@@ -184,6 +184,14 @@ export function intArrayLiteral(vals: ReadonlyArray<number> | null): string | nu
   return vals ? `{${vals.join(',')}}` : null;
 }
 
+/**
+ * The array literal of numbers (`{1,2.5}`), for a numeric array parameter: the driver would
+ * quote and escape every element of a JS array it is given.
+ */
+export function numberArrayLiteral(vals: ReadonlyArray<number>): string {
+  return `{${vals.join(',')}}`;
+}
+
 export function encodeBatchIdx(row: DayRow): string | null {
   if (!row.batchIdx) return null;
   const wide = row.batches.length > 255;

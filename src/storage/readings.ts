@@ -25,6 +25,7 @@ import {
   encodeBatchIdx,
   epochDayToDate,
   intArrayLiteral,
+  numberArrayLiteral,
   realArraysLiteral,
   textArrayLiteral,
 } from './codec';
@@ -79,9 +80,9 @@ async function selectDaysForUpdate(
     SELECT ${DAY_COLUMNS}
     FROM reading_day
     WHERE (meter_id, channel, day) IN (
-      SELECT * FROM unnest(${keys.map((k) => k.meterId)}::bigint[],
-                           ${keys.map((k) => k.channel)}::smallint[],
-                           ${keys.map((k) => epochDayToDate(k.day))}::date[]))
+      SELECT * FROM unnest(${numberArrayLiteral(keys.map((k) => k.meterId))}::bigint[],
+                           ${numberArrayLiteral(keys.map((k) => k.channel))}::smallint[],
+                           ${textArrayLiteral(keys.map((k) => epochDayToDate(k.day)))}::date[]))
     ORDER BY meter_id, channel, day
     FOR UPDATE`);
   for (const r of rows) {
@@ -93,9 +94,9 @@ async function selectDaysForUpdate(
 
 function rowParams(rows: readonly DayRow[]) {
   return {
-    meterIds: rows.map((r) => r.meterId),
-    channels: rows.map((r) => r.channel),
-    days: rows.map((r) => epochDayToDate(r.day)),
+    meterIds: numberArrayLiteral(rows.map((r) => r.meterId)),
+    channels: numberArrayLiteral(rows.map((r) => r.channel)),
+    days: textArrayLiteral(rows.map((r) => epochDayToDate(r.day))),
     // Array-valued columns go as one text[] literal each, built here (see textArrayLiteral).
     vals: realArraysLiteral(rows.map((r) => r.vals)),
     quality: textArrayLiteral(rows.map((r) => Buffer.from(r.quality).toString('hex'))),
@@ -103,7 +104,7 @@ function rowParams(rows: readonly DayRow[]) {
     batchIdx: textArrayLiteral(rows.map((r) => encodeBatchIdx(r))),
     versions: textArrayLiteral(rows.map((r) => intArrayLiteral(r.versions))),
     veeFlags: textArrayLiteral(rows.map((r) => intArrayLiteral(r.veeFlags))),
-    version: rows.map((r) => r.version),
+    version: numberArrayLiteral(rows.map((r) => r.version)),
   };
 }
 

@@ -23,7 +23,14 @@ import {
 } from '../domain/vee';
 import { localDays } from '../domain/vee/calendar';
 import { ErrorCode, MeterdataError } from '../errors';
-import { decodeDayRow, type DayRowRecord, epochDayToDate, intArrayLiteral } from './codec';
+import {
+  decodeDayRow,
+  type DayRowRecord,
+  epochDayToDate,
+  intArrayLiteral,
+  numberArrayLiteral,
+  textArrayLiteral,
+} from './codec';
 import { writePatches, type WriteCounts } from './readings';
 import { type MeterRecord, metersByIds } from './topology';
 
@@ -410,10 +417,10 @@ async function evaluateVee(
   // One round trip for all three: the day rows (kind 'r'), the corrected resends of the
   // windows (kind 'c', in ts and version order once sorted here) and the open and accepted
   // exceptions inside the windows (kind 'e'), which the run resolves or does not raise again.
-  const wm = windows.map((w) => w.t.meterId);
-  const wc = windows.map((w) => w.t.channel);
-  const wf = windows.map((w) => w.fromMs / 1000);
-  const wl = windows.map((w) => w.toMs / 1000);
+  const wm = numberArrayLiteral(windows.map((w) => w.t.meterId));
+  const wc = numberArrayLiteral(windows.map((w) => w.t.channel));
+  const wf = numberArrayLiteral(windows.map((w) => w.fromMs / 1000));
+  const wl = numberArrayLiteral(windows.map((w) => w.toMs / 1000));
   const records: Array<
     DayRowRecord & {
       kind: 'r' | 'c' | 'e';
@@ -429,8 +436,8 @@ async function evaluateVee(
            r.vals::text AS vals, r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags,
            r.version, NULL::float8 AS ts, NULL::real AS value, NULL::bigint AS ex_id,
            NULL::text AS rule, NULL::text AS status, NULL::float8 AS to_ms
-    FROM unnest(${ranges.m}::bigint[], ${ranges.c}::smallint[], ${ranges.f}::date[],
-                ${ranges.l}::date[]) AS t(m, c, f, l)
+    FROM unnest(${numberArrayLiteral(ranges.m)}::bigint[], ${numberArrayLiteral(ranges.c)}::smallint[],
+                ${textArrayLiteral(ranges.f)}::date[], ${textArrayLiteral(ranges.l)}::date[]) AS t(m, c, f, l)
     JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l
     UNION ALL
     SELECT 'c', h.meter_id, h.channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.version,
@@ -683,12 +690,15 @@ function insertExceptions(create: readonly NewException[], skip?: SQLQuery): SQL
     INSERT INTO vee_exception
       (meter_id, channel, from_ts, to_ts, rule, severity, detail, data, rule_set_version)
     SELECT m, c, to_timestamp(f), to_timestamp(l), r, s, d, NULLIF(j, 'null')::jsonb, v
-    FROM unnest(${create.map((e) => e.w.t.meterId)}::bigint[], ${create.map((e) => e.w.t.channel)}::smallint[],
-                ${create.map((e) => e.f.from / 1000)}::float8[], ${create.map((e) => e.f.to / 1000)}::float8[],
-                ${create.map((e) => e.f.rule as string)}::text[], ${create.map((e) => e.f.severity as string)}::text[],
-                ${create.map((e) => e.f.detail)}::text[],
-                ${create.map((e) => JSON.stringify(e.f.data ?? null))}::text[],
-                ${create.map((e) => e.version)}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
+    FROM unnest(${numberArrayLiteral(create.map((e) => e.w.t.meterId))}::bigint[],
+                ${numberArrayLiteral(create.map((e) => e.w.t.channel))}::smallint[],
+                ${numberArrayLiteral(create.map((e) => e.f.from / 1000))}::float8[],
+                ${numberArrayLiteral(create.map((e) => e.f.to / 1000))}::float8[],
+                ${textArrayLiteral(create.map((e) => e.f.rule as string))}::text[],
+                ${textArrayLiteral(create.map((e) => e.f.severity as string))}::text[],
+                ${textArrayLiteral(create.map((e) => e.f.detail))}::text[],
+                ${textArrayLiteral(create.map((e) => JSON.stringify(e.f.data ?? null)))}::text[],
+                ${numberArrayLiteral(create.map((e) => e.version))}::integer[]) AS t(m, c, f, l, r, s, d, j, v)
     ${skip ? sql`WHERE NOT EXISTS (SELECT 1 FROM ${skip} k WHERE k.m = t.m AND k.c = t.c)` : sql``}
     ON CONFLICT (meter_id, channel, rule, from_ts, to_ts) WHERE status = 'open' DO NOTHING
     RETURNING 1`;
@@ -712,9 +722,10 @@ async function applyWrites(
   if (flagUpdates.length) {
     const rows = await db.query(sql`
       UPDATE reading_day r SET vee_flags = t.vf::integer[]
-      FROM unnest(${flagUpdates.map((u) => u.meterId)}::bigint[], ${flagUpdates.map((u) => u.channel)}::smallint[],
-                  ${flagUpdates.map((u) => epochDayToDate(u.day))}::date[],
-                  ${flagUpdates.map((u) => intArrayLiteral(u.flags))}::text[]) AS t(m, c, d, vf)
+      FROM unnest(${numberArrayLiteral(flagUpdates.map((u) => u.meterId))}::bigint[],
+                  ${numberArrayLiteral(flagUpdates.map((u) => u.channel))}::smallint[],
+                  ${textArrayLiteral(flagUpdates.map((u) => epochDayToDate(u.day)))}::date[],
+                  ${textArrayLiteral(flagUpdates.map((u) => intArrayLiteral(u.flags)))}::text[]) AS t(m, c, d, vf)
       WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
       RETURNING 1`);
     counts.daysFlagged = rows.length;
@@ -725,7 +736,8 @@ async function applyWrites(
       UPDATE vee_exception e
       SET status = 'resolved', decided_by = 'vee', decided_at = now(),
           note = 'no longer fails when validated again'
-      FROM unnest(${resolve.map((e) => e.meterId)}::bigint[], ${resolve.map((e) => e.id)}::bigint[]) AS t(m, id)
+      FROM unnest(${numberArrayLiteral(resolve.map((e) => e.meterId))}::bigint[],
+                  ${textArrayLiteral(resolve.map((e) => String(e.id)))}::bigint[]) AS t(m, id)
       WHERE e.meter_id = t.m AND e.id = t.id AND e.status = 'open'
       RETURNING 1`);
     counts.exceptionsResolved = rows.length;
