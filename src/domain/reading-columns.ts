@@ -200,9 +200,12 @@ export class ReadingColumns implements ReadingSource {
   fill(k: number, into: ReadingInput): ReadingInput {
     into.meterSerial = this.dict[this.serial[k]!]!;
     into.channel = this.dict[this.channel[k]!]!;
-    into.intervalStart = this.startText === null ? this.start[k]! : this.startAt(k);
+    // (separate stores: one expression of number | string would box every number it passes)
+    if (this.startText === null) into.intervalStart = this.start[k]!;
+    else into.intervalStart = this.startAt(k);
     into.intervalSeconds = this.seconds[k]!;
-    into.value = this.valueText === null ? this.value[k]! : this.valueAt(k);
+    if (this.valueText === null) into.value = this.value[k]!;
+    else into.value = this.valueAt(k);
     into.unit = this.dict[this.unit[k]!]!;
     const q = this.quality[k]!;
     into.quality = q === q ? q : null;

@@ -91,7 +91,34 @@ export async function validateItems(
     if (serial !== last) serials.add((last = serial));
   }
   await resolver.resolve(serials);
+  return validateResolved(resolver, cols, opts);
+}
+
+/** validateItems once the meters are resolved. */
+function validateResolved(
+  resolver: MeterResolver,
+  cols: ReadingSource,
+  opts: { now: number; clockToleranceSeconds: number },
+): { patches: DayPatch[]; accepted: number; rejections: Rejection[] } {
   const grouper = new PatchGrouper();
+  const rejections: Rejection[] = [];
+  const accepted = validateInto(resolver, cols, opts, grouper, rejections);
+  return { patches: grouper.patches(), accepted, rejections };
+}
+
+/**
+ * The per-reading loop: validated readings go to `grouper`, rejections to `rejections`;
+ * returns how many were accepted. A function of its own that ends in nothing but its return:
+ * a long loop is optimised while it runs, and code after it that had never run then sent every
+ * later call back to the interpreter (allocating a number per value) at that point.
+ */
+function validateInto(
+  resolver: MeterResolver,
+  cols: ReadingSource,
+  opts: { now: number; clockToleranceSeconds: number },
+  grouper: PatchGrouper,
+  rejections: Rejection[],
+): number {
   const item: ReadingInput = {
     meterSerial: '',
     channel: '',
@@ -108,7 +135,6 @@ export async function validateItems(
     value: 0,
     quality: 0,
   };
-  const rejections: Rejection[] = [];
   let accepted = 0;
   let lastSerial: string | undefined;
   let meter: MeterRef | undefined;
@@ -122,7 +148,7 @@ export async function validateItems(
       accepted++;
     }
   }
-  return { patches: grouper.patches(), accepted, rejections };
+  return accepted;
 }
 
 /**

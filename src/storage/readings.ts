@@ -99,7 +99,11 @@ function rowParams(rows: readonly DayRow[]) {
     days: textArrayLiteral(rows.map((r) => epochDayToDate(r.day))),
     // Array-valued columns go as one text[] literal each, built here (see textArrayLiteral).
     vals: realArraysLiteral(rows.map((r) => r.vals)),
-    quality: textArrayLiteral(rows.map((r) => Buffer.from(r.quality).toString('hex'))),
+    quality: textArrayLiteral(
+      rows.map((r) =>
+        Buffer.from(r.quality.buffer, r.quality.byteOffset, r.quality.length).toString('hex'),
+      ),
+    ),
     batches: textArrayLiteral(rows.map((r) => intArrayLiteral(r.batches))),
     batchIdx: textArrayLiteral(rows.map((r) => encodeBatchIdx(r))),
     versions: textArrayLiteral(rows.map((r) => intArrayLiteral(r.versions))),
