@@ -21,8 +21,8 @@ export interface ReadingSource {
  * or rejects it, with its text) is kept aside by index; its typed slot holds NaN.
  */
 export class ReadingColumns implements ReadingSource {
-  private readonly dict: string[] = [];
-  private readonly dictIndex = new Map<string, number>();
+  /** the dictionary the string columns index */
+  private refs = new StringRefs();
   private serial: Int32Array;
   private channel: Int32Array;
   private unit: Int32Array;
@@ -70,25 +70,15 @@ export class ReadingColumns implements ReadingSource {
   }
 
   serialAt(k: number): string {
-    return this.dict[this.serial[k]!]!;
+    return this.refs.list[this.serial[k]!]!;
   }
 
   channelAt(k: number): string {
-    return this.dict[this.channel[k]!]!;
+    return this.refs.list[this.channel[k]!]!;
   }
 
   unitAt(k: number): string {
-    return this.dict[this.unit[k]!]!;
-  }
-
-  private ref(s: string): number {
-    let r = this.dictIndex.get(s);
-    if (r === undefined) {
-      r = this.dict.length;
-      this.dict.push(s);
-      this.dictIndex.set(s, r);
-    }
-    return r;
+    return this.refs.list[this.unit[k]!]!;
   }
 
   /** epoch ms, or the text as sent */
@@ -153,17 +143,17 @@ export class ReadingColumns implements ReadingSource {
     const k = this.n;
     if (k === this.start.length) this.grow();
     if (serial !== this.lastSerial) {
-      this.lastSerialRef = this.ref(serial);
+      this.lastSerialRef = this.refs.ref(serial);
       this.lastSerial = serial;
     }
     this.serial[k] = this.lastSerialRef;
     if (channel !== this.lastChannel) {
-      this.lastChannelRef = this.ref(channel);
+      this.lastChannelRef = this.refs.ref(channel);
       this.lastChannel = channel;
     }
     this.channel[k] = this.lastChannelRef;
     if (unit !== this.lastUnit) {
-      this.lastUnitRef = this.ref(unit);
+      this.lastUnitRef = this.refs.ref(unit);
       this.lastUnit = unit;
     }
     this.unit[k] = this.lastUnitRef;
@@ -198,15 +188,15 @@ export class ReadingColumns implements ReadingSource {
 
   /** Reading `k` written into `into` (a caller going through many reuses one object). */
   fill(k: number, into: ReadingInput): ReadingInput {
-    into.meterSerial = this.dict[this.serial[k]!]!;
-    into.channel = this.dict[this.channel[k]!]!;
+    into.meterSerial = this.serialAt(k);
+    into.channel = this.channelAt(k);
     // (separate stores: one expression of number | string would box every number it passes)
     if (this.startText === null) into.intervalStart = this.start[k]!;
     else into.intervalStart = this.startAt(k);
     into.intervalSeconds = this.seconds[k]!;
     if (this.valueText === null) into.value = this.value[k]!;
     else into.value = this.valueAt(k);
-    into.unit = this.dict[this.unit[k]!]!;
+    into.unit = this.unitAt(k);
     const q = this.quality[k]!;
     into.quality = q === q ? q : null;
     return into;
@@ -232,9 +222,7 @@ export class ReadingColumns implements ReadingSource {
     for (let k = 0; k < m; k++) head.copyFrom(this, k, this.position[k]!);
     const rest = new ReadingColumns(this.n - m);
     for (let k = m; k < this.n; k++) rest.copyFrom(this, k, this.position[k]!);
-    this.dict.length = 0;
-    this.dictIndex.clear();
-    for (const d of rest.dict) this.ref(d);
+    this.refs = rest.refs;
     this.lastSerial = this.lastChannel = this.lastUnit = undefined;
     this.serial = rest.serial;
     this.channel = rest.channel;
@@ -269,7 +257,7 @@ export class ReadingColumns implements ReadingSource {
     const n = this.n;
     const p: PackedReadings = {
       n,
-      dict: this.dict.slice(),
+      dict: this.refs.list.slice(),
       serial: this.serial.slice(0, n),
       channel: this.channel.slice(0, n),
       unit: this.unit.slice(0, n),
@@ -307,10 +295,6 @@ export interface PackedReadings {
   position: Float64Array;
   /** reading index → its start and value as sent, where either was text */
   texts: Array<[number, number | string, number | string]>;
-}
-
-export function packReadings(c: ReadingColumns): PackedReadings {
-  return c.pack();
 }
 
 /**

@@ -17,6 +17,22 @@ import {
 } from './channel';
 
 export const DAY_MS = 86_400_000;
+
+/**
+ * 'YYYY-MM-DD' of an epoch day (UTC days since 1970-01-01), remembered: the write path and the
+ * rules ask for the same few days for every meter of a chunk.
+ */
+export function isoDateOfDay(day: number): string {
+  let s = isoDates.get(day);
+  if (s === undefined) {
+    s = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (isoDates.size > 100_000) isoDates.clear();
+    isoDates.set(day, s);
+  }
+  return s;
+}
+
+const isoDates = new Map<number, string>();
 /** Readings before this instant are rejected outright (no meter of ours is that old). */
 export const EARLIEST_READING_MS = Date.UTC(1990, 0, 1);
 

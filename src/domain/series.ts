@@ -229,11 +229,9 @@ export function seriesProvenance(
   const versions = new Array<number | null>(n).fill(null);
   const batches = new Array<number | null>(n).fill(null);
   for (const row of rows) {
-    if (row.vals.length * step !== DAY_MS) continue;
-    const dayStart = row.day * DAY_MS;
-    const first = Math.max(0, Math.ceil((fromMs - dayStart) / step));
-    const last = Math.min(row.vals.length, Math.floor((toMs - dayStart) / step));
-    const offset = (dayStart - fromMs) / step;
+    const span = onGrid(row, fromMs, toMs, step);
+    if (!span) continue;
+    const { first, last, offset } = span;
     for (let i = first; i < last; i++) {
       if (isMissing(row.vals[i]!)) continue;
       versions[offset + i] = row.versions ? row.versions[i]! : 1;

@@ -3,7 +3,7 @@
  * with their readings packed in typed arrays, whose buffers are transferred, not copied.
  */
 import { parentPort } from 'node:worker_threads';
-import { packedBuffers, packReadings } from '../domain/reading-columns';
+import { packedBuffers } from '../domain/reading-columns';
 import { parsePart, type ParseJob, type ThreadReply } from './part-parser';
 
 parentPort!.on('message', (m: { id: number; job: ParseJob }) => {
@@ -14,7 +14,7 @@ parentPort!.on('message', (m: { id: number; job: ParseJob }) => {
   const spent: ArrayBufferLike[] = [];
   parsePart(m.job, spent).then(
     (r) => {
-      const packed = packReadings(r.readings);
+      const packed = r.readings.pack();
       const reply: ThreadReply = { id: m.id, ok: true, packed, rejections: r.rejections };
       const transfer = [
         ...packedBuffers(packed),

@@ -91,15 +91,6 @@ export async function validateItems(
     if (serial !== last) serials.add((last = serial));
   }
   await resolver.resolve(serials);
-  return validateResolved(resolver, cols, opts);
-}
-
-/** validateItems once the meters are resolved. */
-function validateResolved(
-  resolver: MeterResolver,
-  cols: ReadingSource,
-  opts: { now: number; clockToleranceSeconds: number },
-): { patches: DayPatch[]; accepted: number; rejections: Rejection[] } {
   const grouper = new PatchGrouper();
   const rejections: Rejection[] = [];
   const accepted = validateInto(resolver, cols, opts, grouper, rejections);

@@ -118,7 +118,8 @@ export class IngestWorker {
       await this.queue.ack(d);
       return 'skipped';
     }
-    const { deliveries, chunk: staged, part } = taken;
+    const { chunk: staged, part } = taken;
+    const deliveries = staged.deliveries;
     if (deliveries > this.maxDeliveries) {
       const reason = `delivered ${deliveries - 1} times without success`;
       await markChunkDead(this.pool, d.fileId, d.seq, reason);

@@ -1,64 +1,24 @@
 /** Encodes day rows to and from the column formats of reading_day (arrays and bytea). */
-import { type DayRow } from '../domain/readings';
+import { type DayRow, isoDateOfDay } from '../domain/readings';
 
-/** 'YYYY-MM-DD' of an epoch day; the days of a chunk repeat for each of its meters. */
+/** 'YYYY-MM-DD' of an epoch day, as a `date` parameter takes it (see isoDateOfDay). */
 export function epochDayToDate(day: number): string {
-  let d = dateOfDay.get(day);
-  if (d === undefined) {
-    d = new Date(day * 86_400_000).toISOString().slice(0, 10);
-    if (dateOfDay.size >= 4096) dateOfDay.clear();
-    dateOfDay.set(day, d);
-  }
-  return d;
+  return isoDateOfDay(day);
 }
-
-const dateOfDay = new Map<number, string>();
 
 export function dateToEpochDay(d: string | Date): number {
   const ms = typeof d === 'string' ? Date.parse(`${d.slice(0, 10)}T00:00:00Z`) : d.getTime();
   return Math.round(ms / 86_400_000);
 }
 
-const FRACTION_PAD = ['', '0', '00', '000'];
-
 /**
- * The decimal text of a double, the same as String(v). Meter values carry at most four
- * decimals, and those are written from integers (about three times faster than the general
- * shortest-digits conversion); anything else goes that general way.
- */
-export function decimalText(v: number): string {
-  const n = Math.round(v * 1e4);
-  if (n / 1e4 !== v || n >= 2 ** 31 || n <= -(2 ** 31)) return String(v);
-  const a = n < 0 ? -n : n;
-  const whole = Math.floor(a / 1e4);
-  let fraction = a - whole * 1e4;
-  const sign = n < 0 ? '-' : '';
-  if (fraction === 0) return sign + whole;
-  let places = 4;
-  while (fraction % 10 === 0) {
-    fraction /= 10;
-    places--;
-  }
-  const digits = '' + fraction;
-  return sign + whole + '.' + FRACTION_PAD[places - digits.length]! + digits;
-}
-
-/** `{1.5,NULL,…}` — PostgreSQL rounds each element to float4. */
-export function realArrayLiteral(vals: ArrayLike<number | null>): string {
-  let s = '{';
-  for (let i = 0; i < vals.length; i++) {
-    if (i) s += ',';
-    const v = vals[i];
-    s += v === null || v === undefined || v !== v ? 'NULL' : decimalText(v);
-  }
-  return s + '}';
-}
-
-/**
- * The text[] literal of real[] literals, one per row: textArrayLiteral(rows.map(
- * realArrayLiteral)), written as bytes into one reused buffer and read out as one string. A
- * chunk's insert carries tens of thousands of values: building their text by concatenation
- * makes several short-lived strings per value.
+ * The text[] literal of one real[] literal per row (`{"{1.5,NULL}",…}`; NULL for a missing
+ * value, NaN or null), each value written as String() writes it, which PostgreSQL rounds to
+ * float4. Written as bytes into one reused buffer and read out as one string: a chunk's insert
+ * carries tens of thousands of values, and building their text by concatenation made several
+ * short-lived strings per value. Meter values carry at most four decimals, and those are
+ * written from integers (several times faster than the general shortest-digits conversion);
+ * anything else goes that general way.
  */
 export function realArraysLiteral(rows: ReadonlyArray<ArrayLike<number | null>>): string {
   let buf = literalBuffer;
@@ -83,7 +43,7 @@ export function realArraysLiteral(rows: ReadonlyArray<ArrayLike<number | null>>)
         buf[at++] = 0x4c; // L
         continue;
       }
-      // As decimalText: four decimals at most, written from integers.
+      // Four decimals at most, written from integers; the same text as String(v).
       const n = Math.round(v * 1e4);
       if (n / 1e4 !== v || n >= 2 ** 31 || n <= -(2 ** 31)) {
         const text = String(v);
@@ -181,7 +141,7 @@ export function parseRealArray(text: string): Float64Array {
 }
 
 export function intArrayLiteral(vals: ReadonlyArray<number> | null): string | null {
-  return vals ? `{${vals.join(',')}}` : null;
+  return vals ? numberArrayLiteral(vals) : null;
 }
 
 /**

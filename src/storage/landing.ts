@@ -323,8 +323,7 @@ export interface ChunkRecord {
 
 /** A delivered chunk as takeChunk reads it. */
 export interface TakenChunk {
-  /** deliveries so far, this one included */
-  deliveries: number;
+  /** the chunk; its deliveries count this one */
   chunk: ChunkRecord;
   /** a part of a line-format file: its bytes as stored (the part has the chunk's number) */
   part: { data: Buffer; compressed: boolean } | null;
@@ -355,7 +354,6 @@ export async function takeChunk(
     throw new Error(`file ${fileId} lacks part ${seq}`);
   }
   return {
-    deliveries: chunk.deliveries,
     chunk,
     part:
       chunk.firstLine === null

@@ -11,7 +11,7 @@ import {
   type Transaction,
 } from '@databases/pg';
 import { type Channel, channelFromCode, Quality } from '../domain/channel';
-import { DAY_MS, type DayPatch, type DayRow } from '../domain/readings';
+import { DAY_MS, type DayPatch, type DayRow, dayKey } from '../domain/readings';
 import { buildPackedSeries } from '../domain/series';
 import {
   DEFAULT_RULE_SETS,
@@ -575,7 +575,7 @@ async function evaluateVee(
         flags === null
           ? row.veeFlags === null
           : row.veeFlags !== null && row.veeFlags.every((f, i) => f === flags[i]);
-      const key = `${row.meterId}:${row.channel}:${row.day}`;
+      const key = dayKey(row.meterId, row.channel, row.day);
       if (!same && !flaggedKeys.has(key)) {
         flaggedKeys.add(key);
         row.veeFlags = flags;

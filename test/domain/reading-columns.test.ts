@@ -1,4 +1,4 @@
-import { PackedSource, packReadings, ReadingColumns } from '../../src/domain/reading-columns';
+import { PackedSource, ReadingColumns } from '../../src/domain/reading-columns';
 import type { ReadingInput } from '../../src/domain/readings';
 
 const items: ReadingInput[] = [
@@ -90,7 +90,7 @@ test('columns grown far past their first capacity keep every field, text include
 
 test('packed columns read back through PackedSource as the same readings', () => {
   const cols = ReadingColumns.from(items, [3, 4, 5]);
-  const source = new PackedSource(packReadings(cols));
+  const source = new PackedSource(cols.pack());
   expect(source.length).toBe(3);
   const into = {} as ReadingInput;
   items.forEach((item, k) => {

@@ -1,10 +1,5 @@
 import { sql } from '@databases/pg';
-import {
-  decimalText,
-  realArrayLiteral,
-  realArraysLiteral,
-  textArrayLiteral,
-} from '../../src/storage/codec';
+import { realArraysLiteral, textArrayLiteral } from '../../src/storage/codec';
 import { openTestDatabase, type TestDatabase } from '../helpers/db';
 
 // A deterministic spread of values: meter-like decimals of 0–4 places, negatives, integers,
@@ -35,14 +30,21 @@ function values(): number[] {
   return out;
 }
 
-test('decimalText writes every double exactly as String() does', () => {
-  const mismatches = values().filter((v) => decimalText(v) !== String(v));
+/** One real[] literal as the concatenating reference writes it: String() of each value. */
+const realLiteral = (vals: Array<number | null>) =>
+  `{${vals.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
+
+test('realArraysLiteral writes every double exactly as String() does', () => {
+  const all = values();
+  const written = realArraysLiteral([all]).slice(3, -3).split(',');
+  const mismatches = all.filter((v, i) => written[i] !== String(v));
+  expect(written).toHaveLength(all.length);
   expect(mismatches).toEqual([]);
 });
 
-test('realArrayLiteral writes nulls as NULL and values as their decimal text', () => {
-  expect(realArrayLiteral([1.5, null, -0.0625, 3])).toBe('{1.5,NULL,-0.0625,3}');
-  expect(realArrayLiteral([])).toBe('{}');
+test('realArraysLiteral writes nulls and NaN as NULL and values as their decimal text', () => {
+  expect(realArraysLiteral([[1.5, null, -0.0625, 3], []])).toBe('{"{1.5,NULL,-0.0625,3}","{}"}');
+  expect(realArraysLiteral([Float64Array.from([NaN, 2])])).toBe('{"{NULL,2}"}');
 });
 
 test("realArraysLiteral writes the text[] of the rows' real[] literals, long rows included", () => {
@@ -56,7 +58,7 @@ test("realArraysLiteral writes the text[] of the rows' real[] literals, long row
   }
   const literal = realArraysLiteral(rows);
   expect(literal.length).toBeGreaterThan(1 << 16);
-  expect(literal).toBe(textArrayLiteral(rows.map((r) => realArrayLiteral(r))));
+  expect(literal).toBe(textArrayLiteral(rows.map(realLiteral)));
   expect(realArraysLiteral([])).toBe('{}');
   expect(realArraysLiteral([[], [null], [-0, 1e21]])).toBe('{"{}","{NULL}","{0,1e+21}"}');
 });
@@ -81,7 +83,7 @@ describe('against PostgreSQL', () => {
       [-1, 0.0001],
       [1 / 3, 214748.3647],
     ];
-    const elems = [...rows.map((r) => realArrayLiteral(r)), null, 'q"uo\\te'];
+    const elems = [...rows.map(realLiteral), null, 'q"uo\\te'];
     const [r] = await db.pool.query(sql`
       SELECT (SELECT array_agg(x ORDER BY i) FROM unnest(${textArrayLiteral(elems)}::text[]) WITH ORDINALITY AS t(x, i)) AS texts,
              (${textArrayLiteral(elems.slice(0, 3))}::text[])[1]::real[] AS first,

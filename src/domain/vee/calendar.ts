@@ -4,9 +4,9 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import { ErrorCode, MeterdataError } from '../../errors';
+import { DAY_MS, isoDateOfDay } from '../readings';
 
 const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
 const DAY_MINUTES = 1440;
 
 /**
@@ -60,18 +60,6 @@ function luxonIso(ms: number, zone: IANAZone): string {
     suppressMilliseconds: true,
     suppressSeconds: true,
   }) as string;
-}
-
-const isoDates = new Map<number, string>();
-
-function isoDateOfDay(day: number): string {
-  let s = isoDates.get(day);
-  if (s === undefined) {
-    s = new Date(day * DAY_MS).toISOString().slice(0, 10);
-    if (isoDates.size > 100_000) isoDates.clear();
-    isoDates.set(day, s);
-  }
-  return s;
 }
 
 export interface LocalDaySlice {
