@@ -3,7 +3,7 @@
  * through pglite-socket, so the same SQL and the same driver (@databases/pg) serve both.
  */
 import fs from 'node:fs';
-import createConnectionPool, { type ConnectionPool } from '@databases/pg';
+import createConnectionPool, { type ConnectionPool, type SQLQuery } from '@databases/pg';
 
 export interface Database {
   pool: ConnectionPool;
@@ -20,6 +20,8 @@ export interface OpenOptions {
   poolSize?: number;
   statementTimeoutMs?: number;
   applicationName?: string;
+  /** called with every statement as it is sent (diagnostics, and tests that check plans) */
+  onQueryStart?: (query: SQLQuery, formatted: { readonly text: string }) => void;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -30,6 +32,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       bigIntMode: 'number',
       applicationName: opts.applicationName ?? 'meterdata',
       ...(opts.statementTimeoutMs ? { statementTimeoutMilliseconds: opts.statementTimeoutMs } : {}),
+      ...(opts.onQueryStart ? { onQueryStart: opts.onQueryStart } : {}),
     });
     return { pool, url: opts.databaseUrl, embedded: false, close: () => pool.dispose() };
   }
@@ -53,6 +56,7 @@ async function openEmbedded(opts: OpenOptions): Promise<Database> {
     poolSize: 1,
     bigIntMode: 'number',
     applicationName: opts.applicationName ?? 'meterdata',
+    ...(opts.onQueryStart ? { onQueryStart: opts.onQueryStart } : {}),
   });
   return {
     pool,

@@ -17,7 +17,14 @@ import {
 } from '../domain/vee';
 import { ErrorCode, MeterdataError } from '../errors';
 import { epochDayToDate, intArrayLiteral } from './codec';
-import { createBatch, ensurePartitions, readDays, retryOnConflict, writePatches } from './readings';
+import {
+  createBatch,
+  ensurePartitions,
+  readDays,
+  retryOnConflict,
+  withinDays,
+  writePatches,
+} from './readings';
 import { cachedRuleSets, runVee, VEE_HISTORY_DAYS, type VeeMeter } from './vee';
 
 export interface ChangeResult {
@@ -136,7 +143,11 @@ async function writeMethods(
       SELECT r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day, r.est_method
       FROM unnest(${patches.map((p) => p.meterId)}::bigint[], ${patches.map((p) => p.channel)}::smallint[],
                   ${patches.map((p) => epochDayToDate(p.day))}::date[]) AS t(m, c, d)
-      JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day = t.d`);
+      JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
+        AND ${withinDays(
+          sql`r.day`,
+          patches.map((p) => p.day),
+        )}`);
   const byDay = new Map(rows.map((r) => [Number(r.day), r.est_method]));
   const upd: Array<{ p: DayPatch; codes: number[] | null }> = [];
   for (const p of patches) {
@@ -151,7 +162,11 @@ async function writeMethods(
     FROM unnest(${upd.map((u) => u.p.meterId)}::bigint[], ${upd.map((u) => u.p.channel)}::smallint[],
                 ${upd.map((u) => epochDayToDate(u.p.day))}::date[],
                 ${upd.map((u) => intArrayLiteral(u.codes))}::text[]) AS t(m, c, d, em)
-    WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d`);
+    WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
+      AND ${withinDays(
+        sql`r.day`,
+        upd.map((u) => u.p.day),
+      )}`);
 }
 
 /** est_method of day rows laid on [fromMs, toMs) (null where none). */

@@ -31,7 +31,7 @@ import {
   numberArrayLiteral,
   textArrayLiteral,
 } from './codec';
-import { writePatches, type WriteCounts } from './readings';
+import { withinDays, writePatches, type WriteCounts } from './readings';
 import { type MeterRecord, metersByIds } from './topology';
 
 export const METER_CLASSES: readonly MeterClass[] = ['RESIDENTIAL', 'COMMERCIAL', 'INDUSTRIAL'];
@@ -394,6 +394,8 @@ async function evaluateVee(
   const known = new Set(opts.known);
   for (const row of known) put(row);
   const ranges = { m: [] as number[], c: [] as number[], f: [] as string[], l: [] as string[] };
+  /** the first and the last day of the ranges (see withinDays) */
+  const rangeEnds: number[] = [];
   const asked = new Set<string>();
   for (const w of windows) {
     const have = rowsBy.get(channelKey(w.t.meterId, w.t.channel));
@@ -409,6 +411,7 @@ async function evaluateVee(
           ranges.c.push(w.t.channel);
           ranges.f.push(epochDayToDate(start));
           ranges.l.push(epochDayToDate(d - 1));
+          rangeEnds.push(start, d - 1);
         }
         start = -1;
       }
@@ -439,6 +442,7 @@ async function evaluateVee(
     FROM unnest(${numberArrayLiteral(ranges.m)}::bigint[], ${numberArrayLiteral(ranges.c)}::smallint[],
                 ${textArrayLiteral(ranges.f)}::date[], ${textArrayLiteral(ranges.l)}::date[]) AS t(m, c, f, l)
     JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day BETWEEN t.f AND t.l
+      AND ${withinDays(sql`r.day`, rangeEnds)}
     UNION ALL
     SELECT 'c', h.meter_id, h.channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.version,
            (extract(epoch FROM h.ts) * 1000)::float8, h.value, NULL, NULL, NULL, NULL
@@ -727,6 +731,10 @@ async function applyWrites(
                   ${textArrayLiteral(flagUpdates.map((u) => epochDayToDate(u.day)))}::date[],
                   ${textArrayLiteral(flagUpdates.map((u) => intArrayLiteral(u.flags)))}::text[]) AS t(m, c, d, vf)
       WHERE r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
+        AND ${withinDays(
+          sql`r.day`,
+          flagUpdates.map((u) => u.day),
+        )}
       RETURNING 1`);
     counts.daysFlagged = rows.length;
   }

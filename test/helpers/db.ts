@@ -3,7 +3,7 @@
  * database on the PostgreSQL server named by DATABASE_URL (dropped afterwards).
  */
 import crypto from 'node:crypto';
-import createConnectionPool, { sql } from '@databases/pg';
+import createConnectionPool, { sql, type SQLQuery } from '@databases/pg';
 import { openDatabase, type Database } from '../../src/storage/db';
 import { migrate } from '../../src/storage/migrate';
 
@@ -13,7 +13,12 @@ export interface TestDatabase extends Database {
   name: string;
 }
 
-export async function openTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
+export async function openTestDatabase(
+  opts: {
+    migrate?: boolean;
+    onQueryStart?: (query: SQLQuery, formatted: { readonly text: string }) => void;
+  } = {},
+): Promise<TestDatabase> {
   let db: Database;
   let name = 'pglite';
   let dropDb: (() => Promise<void>) | undefined;
@@ -27,13 +32,17 @@ export async function openTestDatabase(opts: { migrate?: boolean } = {}): Promis
     await admin.query(sql`CREATE DATABASE ${sql.ident(name)}`);
     const url = new URL(process.env.DATABASE_URL);
     url.pathname = `/${name}`;
-    db = await openDatabase({ databaseUrl: url.toString(), poolSize: 4 });
+    db = await openDatabase({
+      databaseUrl: url.toString(),
+      poolSize: 4,
+      ...(opts.onQueryStart ? { onQueryStart: opts.onQueryStart } : {}),
+    });
     dropDb = async () => {
       await admin.query(sql`DROP DATABASE IF EXISTS ${sql.ident(name)} WITH (FORCE)`);
       await admin.dispose();
     };
   } else {
-    db = await openDatabase({});
+    db = await openDatabase(opts.onQueryStart ? { onQueryStart: opts.onQueryStart } : {});
   }
   if (opts.migrate !== false) await migrate(db.pool);
   return {
