@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { Option, InvalidArgumentError, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { COMM_PATHS, type CommPath } from '../domain/topology';
 import { ErrorCode, MeterdataError } from '../errors';
 import {
@@ -23,7 +23,15 @@ import { configuredWorkerOptions, IngestWorker, type WorkerOptions } from '../in
 import { type Runtime } from '../runtime';
 import { fileRejections, filesByIds, type FileRecord } from '../storage/landing';
 import { threadEnv, threadPerCore, WorkerThreads } from '../ingest/threads';
-import { type CliIo, fmtInt, fmtRate, requireFile, withRuntime, writeLine } from './io';
+import {
+  type CliIo,
+  fmtInt,
+  fmtRate,
+  positiveInt,
+  requireFile,
+  withRuntime,
+  writeLine,
+} from './io';
 
 /** Rejections listed on stderr and in the JSON line. */
 const SHOWN_REJECTIONS = 20;
@@ -372,13 +380,6 @@ function printRejections(
   if (more > 0) {
     writeLine(io.stderr, `… and ${fmtInt(more)} more rejected row${more === 1 ? '' : 's'}`);
   }
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 export function registerIngest(program: Command, io: CliIo): void {

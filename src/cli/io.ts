@@ -3,6 +3,7 @@
  * in-process), opening and always closing the runtime, and number formatting for summaries.
  */
 import fs from 'node:fs';
+import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
 import { ErrorCode, MeterdataError } from '../errors';
 import { createLogger } from '../logger';
@@ -78,4 +79,21 @@ export function requireFile(file: string): number {
     throw new MeterdataError(ErrorCode.BAD_USER_INPUT, `${file} is not a regular file`);
   }
   return st.size;
+}
+
+/** A commander option parser: a whole number ≥ 1. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** A commander option parser: a whole number ≥ 0. */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError('expected a non-negative integer');
+  }
+  return n;
 }

@@ -19,7 +19,7 @@ import {
   loadDemoIfEmpty,
 } from './demo';
 import { developmentNotice } from '../auth/dev';
-import { type CliIo, fmtInt, writeLine } from './io';
+import { type CliIo, fmtInt, writeLine, positiveInt } from './io';
 
 export interface ServeOptions {
   port?: number;
@@ -193,13 +193,6 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
       await rt.close();
     }
   }
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 function port(v: string): number {

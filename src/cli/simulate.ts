@@ -31,6 +31,7 @@ import {
   type FaultSummary,
   type ReadingRow,
 } from '../domain/simulate';
+import { positiveInt } from './io';
 
 export interface IngestCounts {
   accepted: number;
@@ -277,13 +278,6 @@ export function formatSimulateSummary(r: SimulateReport): string {
     `${f.changedResend.count} changed resends, ${f.outage.count} outages)${where}${ingest} ` +
     `in ${(r.elapsedMs / 1000).toFixed(1)} s (${r.rowsPerSecond} rows/s)`
   );
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 function integer(value: string): number {

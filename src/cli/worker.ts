@@ -4,8 +4,7 @@
  * `--exit-when-idle`, until nothing is left to take — and prints a line per file it finishes.
  * Any number of workers, in any number of processes, share the work.
  */
-import { InvalidArgumentError, type Command } from 'commander';
-import os from 'node:os';
+import { type Command } from 'commander';
 import { type ConnectionPool } from '@databases/pg';
 import { type Logger } from '../logger';
 import {
@@ -17,10 +16,10 @@ import {
 import { type ChunkRef, type Delivery, type JobQueue, RedisQueue } from '../ingest/queue';
 import { type Runtime } from '../runtime';
 import { filesByIds } from '../storage/landing';
-import { threadEnv, WorkerThreads } from '../ingest/threads';
+import { threadEnv, WorkerThreads, workerShape } from '../ingest/threads';
 import { PartParser } from '../ingest/part-parser';
 import { HostWorkers } from '../ingest/host-workers';
-import { type CliIo, fmtInt, writeLine } from './io';
+import { type CliIo, fmtInt, nonNegativeInt, positiveInt, writeLine } from './io';
 
 /** Consecutive empty takes, per concurrent consumer, after which `--exit-when-idle` stops. */
 const IDLE_TAKES = 3;
@@ -128,22 +127,6 @@ class ReportingWorker extends IngestWorker {
   }
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidArgumentError('expected a non-negative integer');
-  }
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError('expected a positive integer');
-  }
-  return n;
-}
-
 /** MD_REPUBLISH_AFTER_SECONDS: age after which a staged chunk never queued is published again. */
 function republishAfterSeconds(env: NodeJS.ProcessEnv): number | undefined {
   const raw = env.MD_REPUBLISH_AFTER_SECONDS;
@@ -165,12 +148,11 @@ export async function runWorker(
 ): Promise<void> {
   const started = Date.now();
   const queue = new IdleWatch(rt.queue);
-  // A parse thread pays where chunks overlap: PostgreSQL, more than one core.
-  const parseThreads = o.parseThreads ?? (!rt.db.embedded && os.availableParallelism() > 1 ? 1 : 0);
-  // Embedded: one chunk at a time (one connection). PostgreSQL: two, one parsed and merged in
-  // Node while the other commits; with parse threads, two more, so that parsing in its thread
-  // overlaps the main thread's work on the others.
-  const concurrency = o.concurrency ?? (rt.db.embedded ? 1 : 2 + 2 * Math.min(parseThreads, 1));
+  const { parseThreads, concurrency } = workerShape({
+    embedded: rt.db.embedded,
+    parseThreads: o.parseThreads,
+    concurrency: o.concurrency,
+  });
   if (!rt.db.embedded && concurrency > rt.config.poolSize) {
     rt.logger.warn(
       { concurrency, poolSize: rt.config.poolSize },

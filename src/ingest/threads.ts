@@ -35,6 +35,26 @@ export function threadPerCore(): number {
   return Math.max(1, os.availableParallelism());
 }
 
+/**
+ * The default shape of a `meterdata worker` process. On PostgreSQL with more than one core:
+ * one parse thread beside the worker thread, and four chunks in flight, so that parsing in its
+ * thread overlaps the worker thread's validation, VEE and merge of the others while two
+ * commit. Without a parse thread, two chunks: one parsed and merged while the other commits.
+ * The embedded database: one chunk at a time (it has one connection), parsed in the worker
+ * thread.
+ */
+export function workerShape(o: {
+  embedded: boolean;
+  parseThreads?: number | undefined;
+  concurrency?: number | undefined;
+  cores?: number;
+}): { parseThreads: number; concurrency: number } {
+  const cores = o.cores ?? os.availableParallelism();
+  const parseThreads = o.parseThreads ?? (!o.embedded && cores > 1 ? 1 : 0);
+  const concurrency = o.concurrency ?? (o.embedded ? 1 : 2 + 2 * Math.min(parseThreads, 1));
+  return { parseThreads, concurrency };
+}
+
 export class WorkerThreads {
   private readonly threads: Array<{ worker: Worker; done: Promise<ThreadTally | null> }> = [];
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HostWorkers } from '../../src/ingest/host-workers';
+import { workerShape } from '../../src/ingest/threads';
 
 let dir: string;
 beforeEach(() => {
@@ -42,4 +43,25 @@ test('without its directory a worker counts alone', () => {
   expect(w.coreToSpare(2)).toBe(true);
   expect(w.coreToSpare(1)).toBe(false);
   w.unregister();
+});
+
+describe('workerShape: a worker process by default', () => {
+  test('on PostgreSQL with cores to spare: a parse thread and four chunks in flight', () => {
+    expect(workerShape({ embedded: false, cores: 2 })).toEqual({ parseThreads: 1, concurrency: 4 });
+    expect(workerShape({ embedded: false, cores: 8 })).toEqual({ parseThreads: 1, concurrency: 4 });
+  });
+  test('on one core, or on the embedded database, it parses in its own thread', () => {
+    expect(workerShape({ embedded: false, cores: 1 })).toEqual({ parseThreads: 0, concurrency: 2 });
+    expect(workerShape({ embedded: true, cores: 8 })).toEqual({ parseThreads: 0, concurrency: 1 });
+  });
+  test('what the command line asks for wins', () => {
+    expect(workerShape({ embedded: false, cores: 2, parseThreads: 0 })).toEqual({
+      parseThreads: 0,
+      concurrency: 2,
+    });
+    expect(workerShape({ embedded: false, cores: 2, parseThreads: 2, concurrency: 3 })).toEqual({
+      parseThreads: 2,
+      concurrency: 3,
+    });
+  });
 });
