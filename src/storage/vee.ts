@@ -496,101 +496,138 @@ async function evaluateVee(
     else m.set(c.ts, [c.value]);
   }
 
-  const exc = outcome.exceptions;
-  const flagUpdates = outcome.flagUpdates;
-  const flaggedKeys = new Set<string>();
-  for (const w of windows) {
-    const k = channelKey(w.t.meterId, w.t.channel);
-    const byDay = rowsBy.get(k) ?? new Map<number, DayRow>();
-    const stepMs = w.meter.intervalSeconds * 1000;
-    const all = [...byDay.values()];
-    const inWindow = all.filter((r) => r.day >= Math.floor(w.fromMs / DAY_MS));
-    const series = buildPackedSeries(inWindow, w.fromMs, w.toMs, w.meter.intervalSeconds);
-    const earlier = all.filter((r) => r.day < Math.ceil(w.fromMs / DAY_MS));
-    // No stored day before the window (a meter's first data): an empty history, which the
-    // rules read exactly as 28 days without values (every history threshold is ≥ 1 day).
-    const history = buildPackedSeries(
-      earlier,
-      earlier.length ? w.fromMs - VEE_HISTORY_DAYS * DAY_MS : w.fromMs,
-      w.fromMs,
-      w.meter.intervalSeconds,
-    );
-    for (let i = 0; i < history.values.length; i++) {
-      if (history.quality[i] === Quality.FAILED_VALIDATION) history.values[i] = NaN;
-    }
-    const conflicts: Array<{ ts: number; values: number[] }> = [];
-    for (const [ts, olds] of conflictsBy.get(k) ?? []) {
-      if (ts < w.fromMs || ts >= w.toMs) continue;
-      const cur = series.values[(ts - w.fromMs) / stepMs];
-      conflicts.push({ ts, values: cur === undefined || cur !== cur ? olds : [...olds, cur] });
-    }
-    const ruleSet = opts.ruleSets[w.meter.meterClass] ?? DEFAULT_RULE_SETS[w.meter.meterClass];
-    let result;
-    try {
-      result = runRules(
-        {
-          meter: {
-            serial: w.meter.serial,
-            intervalSeconds: w.meter.intervalSeconds,
-            installedAt: w.meter.installedAt,
-            removedAt: w.meter.removedAt,
-            multiplier: w.meter.multiplier,
-            channel: channelFromCode(w.t.channel),
-            timeZone: w.meter.timeZone,
-          },
-          series,
-          conflicts,
-          history: { intervals: history },
-          now: opts.now,
+  const judging: Judging = {
+    rowsBy,
+    conflictsBy,
+    known,
+    knownAreNew: opts.knownAreNew === true,
+    flaggedKeys: new Set<string>(),
+    ruleSets: opts.ruleSets,
+    now: opts.now,
+    onError: opts.onError ?? null,
+    outcome,
+  };
+  for (const w of windows) judgeWindow(w, judging);
+  return outcome;
+}
+
+/** What the windows of one run share while they are judged (see judgeWindow). */
+interface Judging {
+  rowsBy: Map<string, Map<number, DayRow>>;
+  conflictsBy: Map<string, Map<number, number[]>>;
+  /** the rows the caller passed in (VeeRunOptions.known) */
+  known: Set<DayRow>;
+  knownAreNew: boolean;
+  /** day rows whose flags this run changed already (windows of one target may share a day) */
+  flaggedKeys: Set<string>;
+  // The options the windows use, as fields of one shape: callers' option objects differ in
+  // shape, and reading them in the loop deoptimised it.
+  ruleSets: VeeRunOptions['ruleSets'];
+  now: number;
+  onError: ((err: unknown) => void) | null;
+  outcome: VeeOutcome;
+}
+
+/**
+ * Runs the rules over one window and records what they found: its failures, and the flags of
+ * its day rows where they changed (in place on the rows, listed for stored rows). A function
+ * of its own, apart from evaluateVee's reads: as one async function the whole was compiled
+ * again after every deoptimisation, 80–150 ms of a V8 background thread each time, eight
+ * times in an ingest of the bench CSV (`--trace-opt`). Split, and reading the options from
+ * one shape (Judging), the two compile two or three times, at 40–60 ms.
+ */
+function judgeWindow(w: Window, j: Judging): void {
+  const { rowsBy, conflictsBy, known, flaggedKeys } = j;
+  const exc = j.outcome.exceptions;
+  const flagUpdates = j.outcome.flagUpdates;
+  const k = channelKey(w.t.meterId, w.t.channel);
+  const byDay = rowsBy.get(k) ?? new Map<number, DayRow>();
+  const stepMs = w.meter.intervalSeconds * 1000;
+  const all = [...byDay.values()];
+  const inWindow = all.filter((r) => r.day >= Math.floor(w.fromMs / DAY_MS));
+  const series = buildPackedSeries(inWindow, w.fromMs, w.toMs, w.meter.intervalSeconds);
+  const earlier = all.filter((r) => r.day < Math.ceil(w.fromMs / DAY_MS));
+  // No stored day before the window (a meter's first data): an empty history, which the
+  // rules read exactly as 28 days without values (every history threshold is ≥ 1 day).
+  const history = buildPackedSeries(
+    earlier,
+    earlier.length ? w.fromMs - VEE_HISTORY_DAYS * DAY_MS : w.fromMs,
+    w.fromMs,
+    w.meter.intervalSeconds,
+  );
+  for (let i = 0; i < history.values.length; i++) {
+    if (history.quality[i] === Quality.FAILED_VALIDATION) history.values[i] = NaN;
+  }
+  const conflicts: Array<{ ts: number; values: number[] }> = [];
+  for (const [ts, olds] of conflictsBy.get(k) ?? []) {
+    if (ts < w.fromMs || ts >= w.toMs) continue;
+    const cur = series.values[(ts - w.fromMs) / stepMs];
+    conflicts.push({ ts, values: cur === undefined || cur !== cur ? olds : [...olds, cur] });
+  }
+  const ruleSet = j.ruleSets[w.meter.meterClass] ?? DEFAULT_RULE_SETS[w.meter.meterClass];
+  let result;
+  try {
+    result = runRules(
+      {
+        meter: {
+          serial: w.meter.serial,
+          intervalSeconds: w.meter.intervalSeconds,
+          installedAt: w.meter.installedAt,
+          removedAt: w.meter.removedAt,
+          multiplier: w.meter.multiplier,
+          channel: channelFromCode(w.t.channel),
+          timeZone: w.meter.timeZone,
         },
-        ruleSet,
-      );
-    } catch (err) {
-      opts.onError?.(err);
-      continue;
+        series,
+        conflicts,
+        history: { intervals: history },
+        now: j.now,
+      },
+      ruleSet,
+    );
+  } catch (err) {
+    j.onError?.(err);
+    return;
+  }
+  for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
+  // The flagged intervals lie within [firstFlag, lastFlag] (none: firstFlag > lastFlag).
+  const windowFlags = result.flags;
+  let firstFlag = 0;
+  while (firstFlag < windowFlags.length && windowFlags[firstFlag] === 0) firstFlag++;
+  let lastFlag = windowFlags.length - 1;
+  while (lastFlag >= firstFlag && windowFlags[lastFlag] === 0) lastFlag--;
+  // Flags of the window's intervals; intervals of a stored day outside the window keep theirs.
+  for (const row of inWindow) {
+    if (row.vals.length * stepMs !== DAY_MS) continue;
+    const dayStart = row.day * DAY_MS;
+    if (row.veeFlags === null) {
+      // The common case: nothing flagged before and nothing now (no array built).
+      const a = Math.max(firstFlag, (dayStart - w.fromMs) / stepMs);
+      const b = Math.min(lastFlag + 1, (dayStart - w.fromMs) / stepMs + row.vals.length);
+      let any = false;
+      for (let j = a; j < b && !any; j++) any = windowFlags[j] !== 0;
+      if (!any) continue;
     }
-    for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
-    // The flagged intervals lie within [firstFlag, lastFlag] (none: firstFlag > lastFlag).
-    const windowFlags = result.flags;
-    let firstFlag = 0;
-    while (firstFlag < windowFlags.length && windowFlags[firstFlag] === 0) firstFlag++;
-    let lastFlag = windowFlags.length - 1;
-    while (lastFlag >= firstFlag && windowFlags[lastFlag] === 0) lastFlag--;
-    // Flags of the window's intervals; intervals of a stored day outside the window keep theirs.
-    for (const row of inWindow) {
-      if (row.vals.length * stepMs !== DAY_MS) continue;
-      const dayStart = row.day * DAY_MS;
-      if (row.veeFlags === null) {
-        // The common case: nothing flagged before and nothing now (no array built).
-        const a = Math.max(firstFlag, (dayStart - w.fromMs) / stepMs);
-        const b = Math.min(lastFlag + 1, (dayStart - w.fromMs) / stepMs + row.vals.length);
-        let any = false;
-        for (let j = a; j < b && !any; j++) any = windowFlags[j] !== 0;
-        if (!any) continue;
-      }
-      const next = row.veeFlags ? row.veeFlags.slice() : new Array<number>(row.vals.length).fill(0);
-      for (let i = 0; i < row.vals.length; i++) {
-        const ts = dayStart + i * stepMs;
-        if (ts < w.fromMs || ts >= w.toMs) continue;
-        next[i] = result.flags[(ts - w.fromMs) / stepMs]!;
-      }
-      const flags = next.some((f) => f !== 0) ? next : null;
-      const same =
-        flags === null
-          ? row.veeFlags === null
-          : row.veeFlags !== null && row.veeFlags.every((f, i) => f === flags[i]);
-      const key = dayKey(row.meterId, row.channel, row.day);
-      if (!same && !flaggedKeys.has(key)) {
-        flaggedKeys.add(key);
-        row.veeFlags = flags;
-        if (!(opts.knownAreNew && known.has(row))) {
-          flagUpdates.push({ meterId: row.meterId, channel: row.channel, day: row.day, flags });
-        }
+    const next = row.veeFlags ? row.veeFlags.slice() : new Array<number>(row.vals.length).fill(0);
+    for (let i = 0; i < row.vals.length; i++) {
+      const ts = dayStart + i * stepMs;
+      if (ts < w.fromMs || ts >= w.toMs) continue;
+      next[i] = result.flags[(ts - w.fromMs) / stepMs]!;
+    }
+    const flags = next.some((f) => f !== 0) ? next : null;
+    const same =
+      flags === null
+        ? row.veeFlags === null
+        : row.veeFlags !== null && row.veeFlags.every((f, i) => f === flags[i]);
+    const key = dayKey(row.meterId, row.channel, row.day);
+    if (!same && !flaggedKeys.has(key)) {
+      flaggedKeys.add(key);
+      row.veeFlags = flags;
+      if (!(j.knownAreNew && known.has(row))) {
+        flagUpdates.push({ meterId: row.meterId, channel: row.channel, day: row.day, flags });
       }
     }
   }
-
-  return outcome;
 }
 
 /**
