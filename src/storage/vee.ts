@@ -357,6 +357,47 @@ async function evaluateVee(
   if (!targets.length) return outcome;
   const ids = targets.map((t) => t.meterId);
   const meters = opts.meterCache ? await opts.meterCache.get(db, ids) : await veeMeters(db, ids);
+  const windows = windowsOf(targets, meters, opts.onError);
+  if (!windows.length) return outcome;
+  outcome.windows = windows;
+  // The rows known already, and one query for the rest (windows and their history), the
+  // conflicts and the standing exceptions.
+  const rowsBy: RowsBy = new Map();
+  const known = new Set(opts.known);
+  for (const row of known) putRow(rowsBy, row);
+  const records = await readWindows(db, windows, rowsBy);
+  const conflictsBy = takeRecords(records, rowsBy, outcome.existing);
+  const judging: Judging = {
+    rowsBy,
+    conflictsBy,
+    known,
+    knownAreNew: opts.knownAreNew === true,
+    flaggedKeys: new Set<string>(),
+    ruleSets: opts.ruleSets,
+    now: opts.now,
+    onError: opts.onError ?? null,
+    outcome,
+  };
+  for (const w of windows) judgeWindow(w, judging);
+  return outcome;
+}
+
+/** Day rows by meter-channel (channelKey) and day. */
+type RowsBy = Map<string, Map<number, DayRow>>;
+
+function putRow(rowsBy: RowsBy, row: DayRow): void {
+  const k = channelKey(row.meterId, row.channel);
+  let m = rowsBy.get(k);
+  if (!m) rowsBy.set(k, (m = new Map()));
+  m.set(row.day, row);
+}
+
+/** The windows of the targets: whole local days of each meter's zone, at most 62 days each. */
+function windowsOf(
+  targets: readonly VeeTarget[],
+  meters: Map<number, VeeMeter>,
+  onError: ((err: unknown) => void) | undefined,
+): Window[] {
   const windows: Window[] = [];
   for (const t of targets) {
     const meter = meters.get(t.meterId);
@@ -367,7 +408,7 @@ async function evaluateVee(
       try {
         w = localWindow(slice.fromMs, slice.toMs, meter.timeZone);
       } catch (err) {
-        opts.onError?.(err);
+        onError?.(err);
         continue;
       }
       windows.push({
@@ -379,20 +420,29 @@ async function evaluateVee(
       });
     }
   }
-  if (!windows.length) return outcome;
-  outcome.windows = windows;
+  return windows;
+}
 
-  // One query for the day rows (windows and their history) not known already, one for the
-  // conflicts.
-  const rowsBy = new Map<string, Map<number, DayRow>>();
-  const put = (row: DayRow) => {
-    const k = channelKey(row.meterId, row.channel);
-    let m = rowsBy.get(k);
-    if (!m) rowsBy.set(k, (m = new Map()));
-    m.set(row.day, row);
-  };
-  const known = new Set(opts.known);
-  for (const row of known) put(row);
+type WindowRecord = DayRowRecord & {
+  kind: 'r' | 'c' | 'e';
+  ts: number | null;
+  value: number | null;
+  ex_id: string | null;
+  rule: string | null;
+  status: string | null;
+  to_ms: number | null;
+};
+
+/**
+ * One round trip for three reads: the windows' day rows (and their history) not in `rowsBy`
+ * already (kind 'r'), the corrected resends of the windows (kind 'c') and the open and accepted
+ * exceptions inside the windows (kind 'e'), which the run resolves or does not raise again.
+ */
+async function readWindows(
+  db: Queryable,
+  windows: readonly Window[],
+  rowsBy: RowsBy,
+): Promise<WindowRecord[]> {
   const ranges = { m: [] as number[], c: [] as number[], f: [] as string[], l: [] as string[] };
   /** the first and the last day of the ranges (see withinDays) */
   const rangeEnds: number[] = [];
@@ -417,24 +467,11 @@ async function evaluateVee(
       }
     }
   }
-  // One round trip for all three: the day rows (kind 'r'), the corrected resends of the
-  // windows (kind 'c', in ts and version order once sorted here) and the open and accepted
-  // exceptions inside the windows (kind 'e'), which the run resolves or does not raise again.
   const wm = numberArrayLiteral(windows.map((w) => w.t.meterId));
   const wc = numberArrayLiteral(windows.map((w) => w.t.channel));
   const wf = numberArrayLiteral(windows.map((w) => w.fromMs / 1000));
   const wl = numberArrayLiteral(windows.map((w) => w.toMs / 1000));
-  const records: Array<
-    DayRowRecord & {
-      kind: 'r' | 'c' | 'e';
-      ts: number | null;
-      value: number | null;
-      ex_id: string | null;
-      rule: string | null;
-      status: string | null;
-      to_ms: number | null;
-    }
-  > = await db.query(sql`
+  return db.query(sql`
     SELECT 'r' AS kind, r.meter_id, r.channel, (r.day - DATE '1970-01-01') AS day,
            r.vals::text AS vals, r.quality, r.batches, r.batch_idx, r.versions, r.vee_flags,
            r.version, NULL::float8 AS ts, NULL::real AS value, NULL::bigint AS ex_id,
@@ -460,11 +497,24 @@ async function evaluateVee(
     JOIN vee_exception e ON e.meter_id = t.m AND e.channel = t.c
       AND e.from_ts >= to_timestamp(t.f) AND e.to_ts <= to_timestamp(t.l)
     WHERE e.status IN ('open', 'accepted')`);
+}
+
+/**
+ * Takes what readWindows read: the day rows into `rowsBy`, the standing exceptions into
+ * `existing` (each once), and returns the corrected resends per meter-channel and interval,
+ * the values each interval had, oldest version first.
+ */
+function takeRecords(
+  records: readonly WindowRecord[],
+  rowsBy: RowsBy,
+  existing: ExistingException[],
+): Map<string, Map<number, number[]>> {
   const resends: Array<{ key: string; ts: number; version: number; value: number }> = [];
   const seen = new Set<string>();
   for (const rec of records) {
-    if (rec.kind === 'r') put(decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
-    else if (rec.kind === 'c')
+    if (rec.kind === 'r') {
+      putRow(rowsBy, decodeDayRow({ ...rec, day: epochDayToDate(Number(rec.day)) }));
+    } else if (rec.kind === 'c')
       resends.push({
         key: channelKey(Number(rec.meter_id), rec.channel),
         ts: Number(rec.ts),
@@ -474,7 +524,7 @@ async function evaluateVee(
     else if (!seen.has(rec.ex_id!)) {
       // (windows of one target may share a local day, and so an exception)
       seen.add(rec.ex_id!);
-      outcome.existing.push({
+      existing.push({
         id: rec.ex_id!,
         meterId: Number(rec.meter_id),
         channel: rec.channel,
@@ -485,7 +535,6 @@ async function evaluateVee(
       });
     }
   }
-  // Per meter-channel and interval, the values it had, oldest version first.
   resends.sort((a, b) => a.ts - b.ts || a.version - b.version);
   const conflictsBy = new Map<string, Map<number, number[]>>();
   for (const c of resends) {
@@ -495,25 +544,12 @@ async function evaluateVee(
     if (list) list.push(c.value);
     else m.set(c.ts, [c.value]);
   }
-
-  const judging: Judging = {
-    rowsBy,
-    conflictsBy,
-    known,
-    knownAreNew: opts.knownAreNew === true,
-    flaggedKeys: new Set<string>(),
-    ruleSets: opts.ruleSets,
-    now: opts.now,
-    onError: opts.onError ?? null,
-    outcome,
-  };
-  for (const w of windows) judgeWindow(w, judging);
-  return outcome;
+  return conflictsBy;
 }
 
 /** What the windows of one run share while they are judged (see judgeWindow). */
 interface Judging {
-  rowsBy: Map<string, Map<number, DayRow>>;
+  rowsBy: RowsBy;
   conflictsBy: Map<string, Map<number, number[]>>;
   /** the rows the caller passed in (VeeRunOptions.known) */
   known: Set<DayRow>;
