@@ -87,7 +87,7 @@ export const DEFAULTS: BenchOptions = {
   skipVee: false,
   veeMeters: null,
   veeDays: null,
-  veeRounds: 3,
+  veeRounds: 5,
   ingestRounds: 3,
   help: false,
 };
