@@ -494,6 +494,7 @@ const highLow: RuleFn<'high_low'> = (ctx, p: HighLowParams) => {
 
 const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
   const out: Found[] = [];
+  const q: DayQuartile = { first: -1, q75: NaN };
   const minKwh = p.minKw * ctx.hours;
   const values = ctx.values;
   const n = ctx.n;
@@ -517,9 +518,6 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
       } else if (v > third) third = v;
     }
     if (count < 3 || count < (p.minCoveragePercent / 100) * day.fullCount) continue;
-    // The day's upper quartile, worked out for its first value that may be a spike (most days
-    // have none, and never sort).
-    let q75 = NaN;
     const oracleLimit = Math.max(0, third) * (1 + p.tolerancePercent / 100);
     const percent = third > 0 ? ((highest - third) / third) * 100 : Infinity;
     const oracleDay = percent > p.tolerancePercent;
@@ -527,24 +525,61 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
       const v = values[i];
       if (!present(v)) continue;
       if (v <= 0 || v < minKwh) continue;
-      const oracle = oracleDay && v > oracleLimit;
+      // (Comparisons first: every one runs on every value, so the compiled scan has seen them
+      // all and does not deoptimise on the first day that needs one.)
+      const oracle = v > oracleLimit && oracleDay;
       // (a missing neighbour counts as 0)
       const prev = i > 0 ? values[i - 1]! : NaN;
       const next = i + 1 < n ? values[i + 1]! : NaN;
       const neighbours = Math.max(prev === prev ? prev : 0, next === next ? next : 0);
       // The reference is at least the neighbours: a value not above them times the factor is
       // not isolated whatever the quartile.
-      const candidate = p.neighbourFactor > 0 && v > p.neighbourFactor * neighbours;
+      const candidate = v > p.neighbourFactor * neighbours && p.neighbourFactor > 0;
       if (!oracle && !candidate) continue;
-      if (q75 !== q75) q75 = upperQuartileOf(values, day.first, day.last);
-      const ref = Math.max(neighbours, q75);
-      const isolated = candidate && ref > 0 && v > p.neighbourFactor * ref;
-      if (!oracle && !isolated) continue;
-      out.push(spikeFound(ctx, p, i, { v, ref, third, percent, oracle, isolated }));
+      const found = spikeAt(ctx, p, day, i, { neighbours, third, percent, oracle, candidate }, q);
+      if (found) out.push(found);
     }
   }
   return out;
 };
+
+/** The upper quartile of one day's non-zero values, worked out once for the day. */
+interface DayQuartile {
+  first: number;
+  q75: number;
+}
+
+/**
+ * Judges a value of the scan that may be a spike: against the day's upper quartile (worked out
+ * for the day's first such value; most days have none, and never sort), then reported. Apart
+ * from the scan, like upperQuartileOf and spikeFound: what the scan seldom reaches made it
+ * deoptimise and be compiled again, up to eight times in an ingest of the bench CSV.
+ */
+function spikeAt(
+  ctx: Ctx,
+  p: SpikeParams,
+  day: LocalDaySlice,
+  i: number,
+  s: { neighbours: number; third: number; percent: number; oracle: boolean; candidate: boolean },
+  q: DayQuartile,
+): Found | null {
+  const v = ctx.values[i]!;
+  if (q.first !== day.first) {
+    q.first = day.first;
+    q.q75 = upperQuartileOf(ctx.values, day.first, day.last);
+  }
+  const ref = Math.max(s.neighbours, q.q75);
+  const isolated = s.candidate && ref > 0 && v > p.neighbourFactor * ref;
+  if (!s.oracle && !isolated) return null;
+  return spikeFound(ctx, p, i, {
+    v,
+    ref,
+    third: s.third,
+    percent: s.percent,
+    oracle: s.oracle,
+    isolated,
+  });
+}
 
 /**
  * Upper quartile of a day's non-zero values: zeros (PV netting, intermittent export) say
@@ -567,10 +602,7 @@ function upperQuartileOf(values: Float64Array, first: number, last: number): num
   return quantileSorted(positive, 0.75);
 }
 
-/**
- * A spike's failure. Apart from the scan (like upperQuartileOf): code the scan seldom reaches
- * made it deoptimise and be compiled again, eight times in an ingest of the bench CSV.
- */
+/** A spike's failure, with the numbers that made it one. */
 function spikeFound(
   ctx: Ctx,
   p: SpikeParams,
