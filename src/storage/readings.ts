@@ -251,6 +251,10 @@ export async function writePatches(
   const sorted = [...patches].sort(
     (a, b) => a.meterId - b.meterId || a.channel - b.channel || a.day - b.day,
   );
+  // The options once, as locals: callers' option objects differ in shape, and reading them in
+  // the body deoptimised it.
+  const { reason, collect, beforeInsert, conflicted } = opts;
+  const user = opts.user ?? null;
   const body = async (tx: Queryable): Promise<WriteCounts> => {
     const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
     const history: HistoryEntry[] = [];
@@ -260,16 +264,14 @@ export async function writePatches(
       c.unchanged += m.unchanged;
       c.changed += m.changed;
       history.push(...m.history);
-      opts.collect?.push(m.row);
+      collect?.push(m.row);
     };
     // New days are the common case (a head-end sends intervals it has not sent before): all
     // patches are offered as new rows first, and only the days already stored conflict, to be
     // locked and merged. A fresh file's chunk costs one statement instead of a look-up of every
     // key followed by the insert.
-    const fresh = sorted.map((p) => mergeDay(undefined, p, batchId, opts.reason));
-    const alongside = opts.beforeInsert
-      ? await opts.beforeInsert(fresh.map((m) => m.row))
-      : undefined;
+    const fresh = sorted.map((p) => mergeDay(undefined, p, batchId, reason));
+    const alongside = beforeInsert ? await beforeInsert(fresh.map((m) => m.row)) : undefined;
     const inserted = await insertNewDays(
       tx,
       fresh.map((m) => m.row),
@@ -282,7 +284,7 @@ export async function writePatches(
       else stored.push(sorted[k]!);
     }
     if (stored.length) {
-      opts.conflicted?.push(...stored);
+      conflicted?.push(...stored);
       const existing = await selectDaysForUpdate(tx, stored);
       for (const p of stored) {
         const row = existing.get(dayKey(p.meterId, p.channel, p.day));
@@ -293,13 +295,13 @@ export async function writePatches(
             `day ${epochDayToDate(p.day)} of meter ${p.meterId} vanished while it was merged`,
           );
         }
-        const m = mergeDay(row, p, batchId, opts.reason);
+        const m = mergeDay(row, p, batchId, reason);
         take(m);
         if (m.dirty) updates.push(m.row);
       }
     }
     await updateDays(tx, updates);
-    await insertHistory(tx, history, { batchId, user: opts.user ?? null });
+    await insertHistory(tx, history, { batchId, user });
     return c;
   };
   // Inside a caller's transaction the caller retries; on its own it retries itself.

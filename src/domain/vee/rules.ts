@@ -495,6 +495,8 @@ const highLow: RuleFn<'high_low'> = (ctx, p: HighLowParams) => {
 const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
   const out: Found[] = [];
   const q: DayQuartile = { first: -1, q75: NaN };
+  // No neighbour test without a positive factor (Infinity × a neighbour is never exceeded).
+  const factor = p.neighbourFactor > 0 ? p.neighbourFactor : Infinity;
   const minKwh = p.minKw * ctx.hours;
   const values = ctx.values;
   const n = ctx.n;
@@ -534,10 +536,9 @@ const spike: RuleFn<'spike'> = (ctx, p: SpikeParams) => {
       const neighbours = Math.max(prev === prev ? prev : 0, next === next ? next : 0);
       // The reference is at least the neighbours: a value not above them times the factor is
       // not isolated whatever the quartile.
-      const candidate = v > p.neighbourFactor * neighbours && p.neighbourFactor > 0;
+      const candidate = v > factor * neighbours;
       if (!oracle && !candidate) continue;
-      const found = spikeAt(ctx, p, day, i, { neighbours, third, percent, oracle, candidate }, q);
-      if (found) out.push(found);
+      spikeAt(ctx, p, day, i, { neighbours, third, percent, oracle, candidate }, q, out);
     }
   }
   return out;
@@ -551,7 +552,8 @@ interface DayQuartile {
 
 /**
  * Judges a value of the scan that may be a spike: against the day's upper quartile (worked out
- * for the day's first such value; most days have none, and never sort), then reported. Apart
+ * for the day's first such value; most days have none, and never sort), and adds it to `out`
+ * if it is one. Apart
  * from the scan, like upperQuartileOf and spikeFound: what the scan seldom reaches made it
  * deoptimise and be compiled again, up to eight times in an ingest of the bench CSV.
  */
@@ -562,7 +564,8 @@ function spikeAt(
   i: number,
   s: { neighbours: number; third: number; percent: number; oracle: boolean; candidate: boolean },
   q: DayQuartile,
-): Found | null {
+  out: Found[],
+): void {
   const v = ctx.values[i]!;
   if (q.first !== day.first) {
     q.first = day.first;
@@ -570,15 +573,17 @@ function spikeAt(
   }
   const ref = Math.max(s.neighbours, q.q75);
   const isolated = s.candidate && ref > 0 && v > p.neighbourFactor * ref;
-  if (!s.oracle && !isolated) return null;
-  return spikeFound(ctx, p, i, {
-    v,
-    ref,
-    third: s.third,
-    percent: s.percent,
-    oracle: s.oracle,
-    isolated,
-  });
+  if (!s.oracle && !isolated) return;
+  out.push(
+    spikeFound(ctx, p, i, {
+      v,
+      ref,
+      third: s.third,
+      percent: s.percent,
+      oracle: s.oracle,
+      isolated,
+    }),
+  );
 }
 
 /**
