@@ -56,6 +56,11 @@ export interface BenchOptions {
    * the rounds' ratios, since one run on a shared machine varies by more than the rules cost
    */
   veeRounds: number;
+  /**
+   * months of (empty) reading partitions created before the data's first month in the VEE
+   * comparison's databases, as a store that keeps its history has them; 0 = a fresh store
+   */
+  historyMonths: number;
   /** rounds of the ingest pair, ours and the naive \copy (alternating); the ratio is their median */
   ingestRounds: number;
   help: boolean;
@@ -88,6 +93,7 @@ export const DEFAULTS: BenchOptions = {
   veeMeters: null,
   veeDays: null,
   veeRounds: 5,
+  historyMonths: 0,
   ingestRounds: 3,
   help: false,
 };
@@ -140,6 +146,9 @@ export const USAGE = `usage: npm run bench -- [options]
                            (default ${DEFAULT_VEE_DAYS}, at most --days)
   --vee-rounds N           off / on pairs, alternating which runs first; the ratio is their
                            median (default ${DEFAULTS.veeRounds})
+  --history-months N       the VEE comparison on a store that already holds N months of
+                           (empty) partitions before the data, as years of history leave it
+                           (default ${DEFAULTS.historyMonths}: a fresh store; at most 120)
   --help                   this text
 `;
 
@@ -157,6 +166,7 @@ const NUMERIC: Record<string, keyof BenchOptions> = {
   '--vee-meters': 'veeMeters',
   '--vee-days': 'veeDays',
   '--vee-rounds': 'veeRounds',
+  '--history-months': 'historyMonths',
   '--ingest-rounds': 'ingestRounds',
   '--headend-rounds': 'headendRounds',
 };
@@ -233,12 +243,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       const key = NUMERIC[name]!;
       const raw = value();
       const n = Number(raw);
-      const allowZero = key === 'warmupSeconds';
+      const allowZero = key === 'warmupSeconds' || key === 'historyMonths';
       if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
         throw new Error(`${name} must be a positive number (got ${JSON.stringify(raw)})`);
       }
       if (key !== 'durationSeconds' && key !== 'warmupSeconds' && !Number.isInteger(n)) {
         throw new Error(`${name} must be an integer (got ${JSON.stringify(raw)})`);
+      }
+      if (key === 'historyMonths' && n > 120) {
+        throw new Error(`--history-months is at most 120 (got ${JSON.stringify(raw)})`);
       }
       (opts as unknown as Record<string, number>)[key] = n;
     } else {

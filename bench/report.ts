@@ -676,9 +676,14 @@ function veeFootnote(r: Report): string | null {
   const lines: string[] = [];
   const onOff = v.onOff && !isError(v.onOff) ? v.onOff : null;
   const rounds = onOff?.rounds ?? [];
+  const months = Number(r.options.historyMonths ?? 0);
+  const store =
+    months > 0
+      ? `a fresh database each, holding ${months} months of empty partitions before the data`
+      : 'a fresh database each';
   lines.push(
     rounds.length > 1
-      ? `VEE on / off: the same CSV through meterdata ingest --wait into a fresh database each, ` +
+      ? `VEE on / off: the same CSV through meterdata ingest --wait into ${store}, ` +
           `${rounds.length} rounds alternating which runs first; the median round's ratio, of ` +
           rounds
             .map(
@@ -687,7 +692,7 @@ function veeFootnote(r: Report): string | null {
             )
             .join(', ') +
           '.'
-      : `VEE on / off: the same CSV through meterdata ingest --wait into a fresh database each, ` +
+      : `VEE on / off: the same CSV through meterdata ingest --wait into ${store}, ` +
           `MD_VEE=${onOff?.order.join(', then MD_VEE=') ?? 'off, then MD_VEE=on'}.`,
   );
   const on = onOff?.on && !isError(onOff.on) ? onOff.on : null;

@@ -151,6 +151,7 @@ export async function veeIngestRun(
       cwd: h.tmp,
       env: cliEnv,
     });
+    await historyPartitions(db, h.opts);
     await db.query(sql`CHECKPOINT`);
     const wal = await walLsn(db);
     const r = await ingestCli(h, dbUrl, vee, fleet.csvFile);
@@ -182,6 +183,19 @@ export async function veeIngestRun(
     await db.dispose();
     await dropUnlessKept(h, database);
   }
+}
+
+/**
+ * With --history-months N, the month partitions of the N months before the data's first
+ * month (empty), as a store that keeps years of history holds them: every statement of the
+ * write path and of VEE then runs against as many months as a utility's store has.
+ */
+async function historyPartitions(db: ConnectionPool, opts: BenchOptions): Promise<void> {
+  if (opts.historyMonths <= 0) return;
+  const first = DateTime.fromISO(opts.start, { zone: 'UTC' }).startOf('month');
+  const from = first.minus({ months: opts.historyMonths }).toISODate();
+  const to = first.minus({ days: 1 }).toISODate();
+  await db.query(sql`SELECT meterdata_ensure_reading_partitions(${from}::date, ${to}::date)`);
 }
 
 /**
