@@ -572,10 +572,10 @@ interface Judging {
  * times in an ingest of the bench CSV (`--trace-opt`). Split, and reading the options from
  * one shape (Judging), the two compile two or three times, at 40–60 ms.
  */
-function judgeWindow(w: Window, j: Judging): void {
-  const { rowsBy, conflictsBy, known, flaggedKeys } = j;
-  const exc = j.outcome.exceptions;
-  const flagUpdates = j.outcome.flagUpdates;
+function judgeWindow(w: Window, run: Judging): void {
+  const { rowsBy, conflictsBy, known, flaggedKeys } = run;
+  const exc = run.outcome.exceptions;
+  const flagUpdates = run.outcome.flagUpdates;
   const k = channelKey(w.t.meterId, w.t.channel);
   const byDay = rowsBy.get(k) ?? new Map<number, DayRow>();
   const stepMs = w.meter.intervalSeconds * 1000;
@@ -600,7 +600,7 @@ function judgeWindow(w: Window, j: Judging): void {
     const cur = series.values[(ts - w.fromMs) / stepMs];
     conflicts.push({ ts, values: cur === undefined || cur !== cur ? olds : [...olds, cur] });
   }
-  const ruleSet = j.ruleSets[w.meter.meterClass] ?? DEFAULT_RULE_SETS[w.meter.meterClass];
+  const ruleSet = run.ruleSets[w.meter.meterClass] ?? DEFAULT_RULE_SETS[w.meter.meterClass];
   let result;
   try {
     result = runRules(
@@ -617,12 +617,12 @@ function judgeWindow(w: Window, j: Judging): void {
         series,
         conflicts,
         history: { intervals: history },
-        now: j.now,
+        now: run.now,
       },
       ruleSet,
     );
   } catch (err) {
-    j.onError?.(err);
+    run.onError?.(err);
     return;
   }
   for (const f of result.failures) exc.push({ w, f, version: ruleSet.version });
@@ -659,7 +659,7 @@ function judgeWindow(w: Window, j: Judging): void {
     if (!same && !flaggedKeys.has(key)) {
       flaggedKeys.add(key);
       row.veeFlags = flags;
-      if (!(j.knownAreNew && known.has(row))) {
+      if (!(run.knownAreNew && known.has(row))) {
         flagUpdates.push({ meterId: row.meterId, channel: row.channel, day: row.day, flags });
       }
     }

@@ -3,8 +3,8 @@
  * database on the PostgreSQL server named by DATABASE_URL (dropped afterwards).
  */
 import crypto from 'node:crypto';
-import createConnectionPool, { sql, type SQLQuery } from '@databases/pg';
-import { openDatabase, type Database } from '../../src/storage/db';
+import createConnectionPool, { sql } from '@databases/pg';
+import { openDatabase, type Database, type OpenOptions } from '../../src/storage/db';
 import { migrate } from '../../src/storage/migrate';
 
 export const usingPostgres = Boolean(process.env.DATABASE_URL);
@@ -16,7 +16,7 @@ export interface TestDatabase extends Database {
 export async function openTestDatabase(
   opts: {
     migrate?: boolean;
-    onQueryStart?: (query: SQLQuery, formatted: { readonly text: string }) => void;
+    onQueryStart?: OpenOptions['onQueryStart'];
   } = {},
 ): Promise<TestDatabase> {
   let db: Database;

@@ -553,9 +553,9 @@ interface DayQuartile {
 /**
  * Judges a value of the scan that may be a spike: against the day's upper quartile (worked out
  * for the day's first such value; most days have none, and never sort), and adds it to `out`
- * if it is one. Apart
- * from the scan, like upperQuartileOf and spikeFound: what the scan seldom reaches made it
- * deoptimise and be compiled again, up to eight times in an ingest of the bench CSV.
+ * if it is one. Apart from the scan, like upperQuartileOf and spikeFound: what the scan seldom
+ * reaches made it deoptimise and be compiled again, up to eight times in an ingest of the
+ * bench CSV.
  */
 function spikeAt(
   ctx: Ctx,
