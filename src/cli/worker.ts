@@ -207,7 +207,8 @@ export async function runWorker(
     `worker ${worker.name} consuming ${source} with concurrency ${concurrency}` +
       (threads.size ? ` in ${threads.size + 1} threads` : '') +
       (parser.threads
-        ? `, parsing in ${parser.threads} parse thread${parser.threads > 1 ? 's' : ''}`
+        ? `, parsing in ${parser.threads} parse thread${parser.threads > 1 ? 's' : ''} while ` +
+          'this host has a core to spare'
         : '') +
       (o.exitWhenIdle ? '; exits when idle' : '; Ctrl+C to stop'),
   );

@@ -156,12 +156,16 @@ interface Pending {
 /**
  * Parses parts in `threads` parse threads (round robin), or in the calling thread when there
  * are none (0 asked, or no compiled entry: a test runner on the sources) or `offload` says
- * no. A thread that dies fails its parts in flight (their chunks are retried); later parts go
- * to the threads left, or are parsed inline.
+ * no. The threads start with the first part `offload` lets go to them: a worker that never has
+ * a core to spare (several worker processes on a small host) never pays for a thread's start-up,
+ * its own compiling of the parsers and its heap. A thread that dies fails its parts in flight
+ * (their chunks are retried); later parts go to the threads left, or are parsed inline.
  */
 export class PartParser {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
+  private readonly wanted: number;
+  private startedOnce = false;
   private nextId = 1;
   private turn = 0;
 
@@ -171,11 +175,16 @@ export class PartParser {
     /** asked per part: false parses it in the calling thread (no core to spare right now) */
     private readonly offload: () => boolean = () => true,
   ) {
-    if (threads <= 0 || !fs.existsSync(ENTRY)) return;
-    for (let i = 0; i < threads; i++) this.start();
+    this.wanted = threads > 0 && fs.existsSync(ENTRY) ? threads : 0;
   }
 
+  /** parse threads this parser uses once a part is offloaded (0: it always parses inline) */
   get threads(): number {
+    return this.wanted;
+  }
+
+  /** parse threads running now */
+  get running(): number {
     return this.workers.length;
   }
 
@@ -208,7 +217,13 @@ export class PartParser {
   }
 
   async parse(job: ParseJob): Promise<ParsedPart<ReadingSource>> {
-    if (this.workers.length === 0 || !this.offload()) return parsePart(job);
+    if (this.wanted === 0 || !this.offload()) return parsePart(job);
+    if (!this.startedOnce) {
+      // Once only: threads that die are not replaced (the rest of the parts go inline).
+      this.startedOnce = true;
+      for (let i = 0; i < this.wanted; i++) this.start();
+    }
+    if (this.workers.length === 0) return parsePart(job);
     const w = this.workers[this.turn++ % this.workers.length]!;
     const id = this.nextId++;
     return new Promise<ParsedPart<ReadingSource>>((resolve, reject) => {
@@ -219,6 +234,7 @@ export class PartParser {
   }
 
   async close(): Promise<void> {
+    this.startedOnce = true;
     const all = this.workers.splice(0);
     await Promise.all(all.map((w) => w.terminate()));
   }

@@ -83,18 +83,26 @@ export async function validateItems(
   const cols: ReadingSource = Array.isArray(input)
     ? ReadingColumns.from(input, opts.indexes ?? input.map((_, k) => k))
     : (input as ReadingSource);
-  // Files list a meter's rows together: collect each run's serial once.
+  await resolver.resolve(serialsOf(cols));
+  const grouper = new PatchGrouper();
+  const rejections: Rejection[] = [];
+  const accepted = validateInto(resolver, cols, opts, grouper, rejections);
+  return { patches: grouper.patches(), accepted, rejections };
+}
+
+/**
+ * The readings' meter serials. Files list a meter's rows together: each run's serial is added
+ * once. A function of its own: the loop, optimised while it runs in an async function, sent
+ * that function back to the interpreter after each `await` (code it had not yet seen run).
+ */
+function serialsOf(cols: ReadingSource): Set<string> {
   const serials = new Set<string>();
   let last: string | undefined;
   for (let k = 0; k < cols.length; k++) {
     const serial = cols.serialAt(k);
     if (serial !== last) serials.add((last = serial));
   }
-  await resolver.resolve(serials);
-  const grouper = new PatchGrouper();
-  const rejections: Rejection[] = [];
-  const accepted = validateInto(resolver, cols, opts, grouper, rejections);
-  return { patches: grouper.patches(), accepted, rejections };
+  return serials;
 }
 
 /**

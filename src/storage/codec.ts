@@ -21,15 +21,27 @@ export function dateToEpochDay(d: string | Date): number {
  * anything else goes that general way.
  */
 export function realArraysLiteral(rows: ReadonlyArray<ArrayLike<number | null>>): string {
+  if (rows.length === 0) return '{}';
+  const at = writeRealArrays(rows);
+  return literalBuffer.toString('latin1', 0, at);
+}
+
+/**
+ * realArraysLiteral's loop, writing into `literalBuffer` (grown as needed); the end. A function
+ * that ends in its return: its long loop is optimised while it runs, and code after the loop
+ * that the optimised code had never seen sent each call back to the interpreter.
+ */
+function writeRealArrays(rows: ReadonlyArray<ArrayLike<number | null>>): number {
   let buf = literalBuffer;
   let at = 0;
   buf[at++] = LBRACE;
   for (let r = 0; r < rows.length; r++) {
     const vals = rows[r]!;
-    // At most 12 bytes a value (sign, 6 + 4 digits, point; NULL is 4), a comma, two quotes and
-    // two braces; a value with more digits goes the general way, which makes its own room.
-    if (at + 6 + vals.length * 12 > buf.length)
-      buf = literalBuffer = grown(buf, at, 6 + vals.length * 12);
+    // At most 13 bytes a value (sign, 6 + 4 digits, point and a comma; NULL is 4), a comma, two
+    // quotes, two braces and the closing brace; a value with more digits goes the general way,
+    // which makes its own room.
+    const room = 6 + vals.length * 13;
+    if (at + room > buf.length) buf = literalBuffer = grown(buf, at, room);
     if (r) buf[at++] = COMMA;
     buf[at++] = QUOTE;
     buf[at++] = LBRACE;
@@ -47,7 +59,7 @@ export function realArraysLiteral(rows: ReadonlyArray<ArrayLike<number | null>>)
       const n = Math.round(v * 1e4);
       if (n / 1e4 !== v || n >= 2 ** 31 || n <= -(2 ** 31)) {
         const text = String(v);
-        const need = text.length + 4 + (vals.length - i) * 12;
+        const need = text.length + 4 + (vals.length - i) * 13;
         if (at + need > buf.length) buf = literalBuffer = grown(buf, at, need);
         at += buf.write(text, at, 'latin1');
         continue;
@@ -71,10 +83,10 @@ export function realArraysLiteral(rows: ReadonlyArray<ArrayLike<number | null>>)
     }
     buf[at++] = RBRACE;
     buf[at++] = QUOTE;
+    // Room for the closing brace is kept at each row (one byte more than the row needs).
+    if (r === rows.length - 1) buf[at++] = RBRACE;
   }
-  if (at + 1 > buf.length) buf = literalBuffer = grown(buf, at, 1);
-  buf[at++] = RBRACE;
-  return buf.toString('latin1', 0, at);
+  return at;
 }
 
 const LBRACE = 0x7b;

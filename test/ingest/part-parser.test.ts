@@ -79,6 +79,7 @@ describe('in a parse thread', () => {
         expect(all(threaded.readings)).toEqual(all(inline.readings));
         expect(threaded.rejections).toEqual(inline.rejections);
       }
+      expect(parser.running).toBe(1);
     } finally {
       await parser.close();
     }
@@ -121,10 +122,40 @@ describe('in a parse thread', () => {
     }
   });
 
+  test('threads start with the first part offloaded, never while offload says no', async () => {
+    let spare = false;
+    const parser = new PartParser(1, undefined, () => spare);
+    try {
+      expect(parser.threads).toBe(1);
+      expect(parser.running).toBe(0);
+      const inline = await parser.parse(job(0, part0, false, 1));
+      expect(inline.readings.length).toBe(10);
+      expect(parser.running).toBe(0);
+      spare = true;
+      const threaded = await parser.parse(job(0, part0, false, 1));
+      expect(parser.running).toBe(1);
+      expect(all(threaded.readings)).toEqual(all(inline.readings));
+      // Back to no core to spare: inline again, the thread stays for later parts.
+      spare = false;
+      expect((await parser.parse(job(1, part1, true, 12))).readings.length).toBe(
+        (await parsePart(job(1, part1, true, 12))).readings.length,
+      );
+      expect(parser.running).toBe(1);
+    } finally {
+      await parser.close();
+    }
+    expect(parser.running).toBe(0);
+    // A closed parser parses inline and starts nothing.
+    spare = true;
+    expect((await parser.parse(job(0, part0, false, 1))).readings.length).toBe(10);
+    expect(parser.running).toBe(0);
+  });
+
   test('with no threads asked for, parts are parsed in the calling thread', async () => {
     const parser = new PartParser(0);
     expect(parser.threads).toBe(0);
     const r = await parser.parse(job(0, part0, false, 1));
     expect(r.readings.length).toBe(10);
+    expect(parser.running).toBe(0);
   });
 });

@@ -63,6 +63,24 @@ test("realArraysLiteral writes the text[] of the rows' real[] literals, long row
   expect(realArraysLiteral([[], [null], [-0, 1e21]])).toBe('{"{}","{NULL}","{0,1e+21}"}');
 });
 
+test('realArraysLiteral keeps every byte of rows of the longest values, wherever its buffer fills', () => {
+  // 12 characters and a comma per value, the most the integer way writes; a first row of
+  // varying length (60 bytes more each time, over more than a row's 1,253) moves where the
+  // writer's buffer (a fresh module's: 64 KiB) fills up among the rows that follow.
+  const longest = Array.from({ length: 96 }, () => -214748.3647);
+  const rest = textArrayLiteral(Array.from({ length: 60 }, () => realLiteral(longest))).slice(1);
+  for (let k = 0; k < 700; k += 30) {
+    let fresh!: typeof realArraysLiteral;
+    jest.isolateModules(() => {
+      ({ realArraysLiteral: fresh } = require('../../src/storage/codec'));
+    });
+    const first = Array.from({ length: k }, () => 1);
+    const literal = fresh([first, ...Array.from({ length: 60 }, () => longest)]);
+    expect(literal.length).toBeGreaterThan(1 << 16);
+    expect(literal).toBe(`{"${realLiteral(first)}",${rest}`);
+  }
+});
+
 test('textArrayLiteral quotes every element and escapes quotes and backslashes', () => {
   expect(textArrayLiteral(['{1,2}', null, 'a"b', 'c\\d', ''])).toBe(
     '{"{1,2}",NULL,"a\\"b","c\\\\d",""}',
