@@ -33,6 +33,12 @@ export interface BenchOptions {
   /** worker process counts of the head-end section */
   headendWorkers: number[];
   /**
+   * worker shapes of the head-end section: `default` (the CLI's defaults: a parse thread while
+   * the host has a core to spare) and `single` (`--parse-threads 0`: one thread per process, so
+   * that N processes bring N threads, as on a host with a core for each)
+   */
+  headendShapes: Array<'default' | 'single'>;
+  /**
    * rounds of the head-end runs (alternating the order of the worker counts); each figure is
    * the median round's, since one run varies by more than one worker process differs from two
    */
@@ -84,6 +90,7 @@ export const DEFAULTS: BenchOptions = {
   skipHeadend: false,
   headendFormats: ['csv', 'cmep', 'espi'],
   headendWorkers: [1, 2],
+  headendShapes: ['default', 'single'],
   headendRounds: 3,
   landing: 'auto',
   skipRss: false,
@@ -129,6 +136,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-headend           skip the section
   --headend-formats LIST   formats, comma-separated (default ${DEFAULTS.headendFormats.join(',')})
   --headend-workers LIST   worker process counts, comma-separated (default ${DEFAULTS.headendWorkers.join(',')})
+  --headend-shapes LIST    worker shapes, comma-separated: default (the CLI's defaults: a parse
+                           thread while the host has a core to spare) and single (--parse-threads
+                           0: one thread per process) (default ${DEFAULTS.headendShapes.join(',')})
   --headend-rounds N       rounds of the head-end runs, alternating the order of the worker
                            counts; each figure is the median round's (default ${DEFAULTS.headendRounds})
   --landing MODE           cli (meterdata ingest --format), http (POST /ingest/files to
@@ -219,6 +229,18 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         );
       }
       opts.headendWorkers = [...new Set(list)];
+    } else if (name === '--headend-shapes') {
+      const list = value()
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean);
+      const bad = list.filter((f) => f !== 'default' && f !== 'single');
+      if (!list.length || bad.length) {
+        throw new Error(
+          `--headend-shapes takes default and/or single (got ${JSON.stringify(list)})`,
+        );
+      }
+      opts.headendShapes = [...new Set(list)] as BenchOptions['headendShapes'];
     } else if (name === '--landing') {
       const v = value();
       if (v !== 'auto' && v !== 'cli' && v !== 'http') {

@@ -1,7 +1,7 @@
 /**
  * Head-end ingestion: simulated CSV, CMEP and ESPI files through landing → Redis queue →
  * `meterdata worker` processes → store, each on a fresh database, with one and with two worker
- * processes; and the peak RSS of one worker (and of the landing process) on a file of ≥ 1 GiB.
+ * processes (of the CLI's default shape, and of one thread each); and the peak RSS of one worker (and of the landing process) on a file of ≥ 1 GiB.
  * See docs/benchmark.md, "Head-end ingestion".
  */
 import fs from 'node:fs';
@@ -17,7 +17,13 @@ import { waitForGraphql } from './load';
 import { createDatabase, dropDatabase, pool, walLsn, walSince, type Cluster } from './postgres';
 import { clusterCpuSeconds, cpuSeconds, peakRssBytes } from './procstat';
 import { type RedisServer } from './redis';
-import { type HeadendFormat, type HeadendRss, type HeadendRun, type SelfCheck } from './report';
+import {
+  type HeadendFormat,
+  type HeadendRss,
+  type HeadendRun,
+  type HeadendShape,
+  type SelfCheck,
+} from './report';
 import { freePort, log, ms, round, sleep } from './util';
 
 export const RSS_TARGET_BYTES = 300e6;
@@ -353,6 +359,8 @@ export interface RunInput {
   readings: number;
   topologyFile: string;
   workers: number;
+  /** `single` starts each worker with --parse-threads 0 */
+  shape?: HeadendShape;
   landing: 'cli' | 'http';
   /** naive \copy readings/s measured in this run (for the ratio), or null */
   naiveReadingsPerSecond: number | null;
@@ -429,6 +437,7 @@ export async function headendRun(
             ...(h.opts.workerConcurrency
               ? ['--concurrency', String(h.opts.workerConcurrency)]
               : []),
+            ...(input.shape === 'single' ? ['--parse-threads', '0'] : []),
           ],
           {
             cwd: h.tmp,
@@ -506,6 +515,7 @@ export async function headendRun(
     return {
       format: input.format,
       workers: input.workers,
+      shape: input.shape ?? 'default',
       landing: input.landing,
       file: path.basename(input.file),
       fileBytes,

@@ -40,6 +40,8 @@ export interface StorageSide {
 export type Sequential = LatencySummary & { errors: number; firstError?: string };
 
 export type HeadendFormat = 'csv' | 'cmep' | 'espi';
+/** `default`: the worker CLI's defaults; `single`: `--parse-threads 0`, one thread per process */
+export type HeadendShape = 'default' | 'single';
 
 export interface HeadendCounts {
   itemsTotal: number;
@@ -66,6 +68,7 @@ export interface HeadendCpu {
 export interface HeadendRun {
   format: HeadendFormat;
   workers: number;
+  shape: HeadendShape;
   landing: 'cli' | 'http';
   file: string;
   fileBytes: number;
@@ -125,7 +128,14 @@ export interface HeadendSection {
   files?: Partial<Record<HeadendFormat, { bytes: number; readings: number }>>;
   selfCheck?: Maybe<SelfCheck>;
   /** every run, of every round (--headend-rounds); figures use the median round's (headendRunOf) */
-  runs: Array<Maybe<HeadendRun> & { format?: HeadendFormat; workers?: number; round?: number }>;
+  runs: Array<
+    Maybe<HeadendRun> & {
+      format?: HeadendFormat;
+      workers?: number;
+      shape?: HeadendShape;
+      round?: number;
+    }
+  >;
   rss?: Maybe<HeadendRss> | { skipped: string };
   skipped?: string;
 }
@@ -281,74 +291,103 @@ export const RSS_TARGET_MB = 300;
 /** the peak-RSS target applies to a file of at least this many bytes (1 GB) */
 export const RSS_MIN_FILE_BYTES = 1e9;
 
-/** The finished head-end runs of that format and worker count, every round. */
-export function headendRunsOf(r: Report, format: HeadendFormat, workers: number): HeadendRun[] {
+/** A run's shape (reports from before shapes were measured have the default shape only). */
+const shapeOf = (x: { shape?: HeadendShape }): HeadendShape => x.shape ?? 'default';
+
+/** The finished head-end runs of that format, worker count and shape, every round. */
+export function headendRunsOf(
+  r: Report,
+  format: HeadendFormat,
+  workers: number,
+  shape: HeadendShape = 'default',
+): HeadendRun[] {
   return r.headend.runs.filter(
-    (x): x is HeadendRun => !isError(x) && x.format === format && x.workers === workers,
+    (x): x is HeadendRun =>
+      !isError(x) && x.format === format && x.workers === workers && shapeOf(x) === shape,
   );
 }
 
 /**
- * The median round's run of that format and worker count (by readings per second; of an even
- * number, the lower middle one), if any finished.
+ * The median round's run of that format, worker count and shape (by readings per second; of an
+ * even number, the lower middle one), if any finished.
  */
 export function headendRunOf(
   r: Report,
   format: HeadendFormat,
   workers: number,
+  shape: HeadendShape = 'default',
 ): HeadendRun | undefined {
-  const runs = headendRunsOf(r, format, workers).sort(
+  const runs = headendRunsOf(r, format, workers, shape).sort(
     (a, b) => a.readingsPerSecond - b.readingsPerSecond,
   );
   return runs[Math.floor((runs.length - 1) / 2)];
 }
 
-/** Each format and worker count once, in the order of the runs. */
-function headendKinds(r: Report): Array<{ format: HeadendFormat; workers: number }> {
-  const seen = new Map<string, { format: HeadendFormat; workers: number }>();
+interface HeadendKind {
+  format: HeadendFormat;
+  workers: number;
+  shape: HeadendShape;
+}
+
+/** Each shape, format and worker count once: shapes in run order, then formats, then counts. */
+function headendKinds(r: Report): HeadendKind[] {
+  const seen = new Map<string, HeadendKind>();
   for (const x of r.headend.runs) {
     if (!x.format || x.workers === undefined) continue;
-    seen.set(`${x.format}:${x.workers}`, { format: x.format, workers: x.workers });
+    const k = { format: x.format, workers: x.workers, shape: shapeOf(x) };
+    seen.set(`${k.shape}:${k.format}:${k.workers}`, k);
   }
+  const first = (f: (x: (typeof r.headend.runs)[number]) => boolean) => r.headend.runs.findIndex(f);
   return [...seen.values()].sort(
     (a, b) =>
-      r.headend.runs.findIndex((x) => x.format === a.format) -
-        r.headend.runs.findIndex((x) => x.format === b.format) || a.workers - b.workers,
+      first((x) => shapeOf(x) === a.shape) - first((x) => shapeOf(x) === b.shape) ||
+      first((x) => x.format === a.format) - first((x) => x.format === b.format) ||
+      a.workers - b.workers,
   );
+}
+
+/** "csv, 2 workers" and, for the single shape, "…, one thread each". */
+export function headendKindLabel(k: HeadendKind): string {
+  const base = `${k.format}, ${k.workers} worker${k.workers === 1 ? '' : 's'}`;
+  return k.shape === 'single' ? `${base}, one thread each` : base;
+}
+
+/** The target names of a kind (the 1-worker ratio to naive; N workers against 1). */
+function headendTargetName(k: HeadendKind): string {
+  const suffix = k.shape === 'single' ? ' (one thread each)' : '';
+  return k.workers === 1
+    ? `head-end ${k.format}, 1 worker / naive \\copy${suffix}`
+    : `head-end ${k.format}, ${k.workers} workers / 1 worker${suffix}`;
 }
 
 function headendTargets(r: Report): Target[] {
   const out: Target[] = [];
   if (r.headend.skipped) return out;
-  const formats = [
-    ...new Set(r.headend.runs.map((x) => x.format).filter(Boolean)),
-  ] as HeadendFormat[];
-  const counts = [...new Set(r.headend.runs.map((x) => x.workers ?? 0))].sort((a, b) => a - b);
-  for (const f of formats) {
-    if (counts.includes(1)) {
-      const one = headendRunOf(r, f, 1);
+  for (const k of headendKinds(r)) {
+    const one = headendRunOf(r, k.format, 1, k.shape);
+    if (k.workers === 1) {
+      // The ratio to naive is the product's own target: its default shape only.
+      if (k.shape !== 'default') continue;
       const v = one?.ratio ?? null;
       out.push({
-        name: `head-end ${f}, 1 worker / naive \\copy`,
+        name: headendTargetName(k),
         goal: '≥ 1.0×',
         value: v,
         met: v === null ? null : v >= 1,
       });
+      continue;
     }
-    for (const n of counts.filter((c) => c > 1)) {
-      const one = headendRunOf(r, f, 1);
-      const many = headendRunOf(r, f, n);
-      const v =
-        one && many
-          ? Math.round((many.readingsPerSecond / one.readingsPerSecond) * 1000) / 1000
-          : null;
-      out.push({
-        name: `head-end ${f}, ${n} workers / 1 worker`,
-        goal: '> 1.0×',
-        value: v,
-        met: v === null ? null : v > 1,
-      });
-    }
+    const many = headendRunOf(r, k.format, k.workers, k.shape);
+    const v =
+      one && many
+        ? Math.round((many.readingsPerSecond / one.readingsPerSecond) * 1000) / 1000
+        : null;
+    out.push({
+      name: headendTargetName(k),
+      goal: '> 1.0×',
+      value: v,
+      met: v === null ? null : v > 1,
+    });
   }
   const rss = r.headend.rss;
   if (rss && !('skipped' in rss)) {
@@ -566,26 +605,28 @@ function headendRows(r: Report): string[][] {
     return rows;
   }
   for (const kind of headendKinds(r)) {
-    const run: Maybe<HeadendRun> = headendRunOf(r, kind.format, kind.workers) ??
-      h.runs.find((x) => x.format === kind.format && x.workers === kind.workers && isError(x)) ?? {
-        error: 'no run',
-      };
-    const label = `head-end ${kind.format}, ${kind.workers} worker${kind.workers === 1 ? '' : 's'}, readings/s`;
+    const run: Maybe<HeadendRun> = headendRunOf(r, kind.format, kind.workers, kind.shape) ??
+      h.runs.find(
+        (x) =>
+          x.format === kind.format &&
+          x.workers === kind.workers &&
+          shapeOf(x) === kind.shape &&
+          isError(x),
+      ) ?? { error: 'no run' };
+    const label = `head-end ${headendKindLabel(kind)}, readings/s`;
     if (isError(run)) {
       rows.push([label, 'error', fmt(h.naiveReadingsPerSecond), '—', '', 'not measured']);
       continue;
     }
-    const t =
-      run.workers === 1
-        ? targetOf(r, `head-end ${run.format}, 1 worker / naive \\copy`)
-        : targetOf(r, `head-end ${run.format}, ${run.workers} workers / 1 worker`);
+    const t = targetOf(r, headendTargetName(kind));
+    const goal = kind.workers === 1 ? (t ? '≥ 1.0×' : '') : '> 1 worker';
     rows.push([
       label,
       fmt(run.readingsPerSecond),
       fmt(h.naiveReadingsPerSecond),
       x(run.ratio),
-      run.workers === 1 ? '≥ 1.0×' : `> 1 worker`,
-      run.workers === 1 ? status(t) : `${status(t)} (${x(t?.value)})`,
+      goal,
+      kind.workers === 1 ? (t ? status(t) : '') : `${status(t)} (${x(t?.value)})`,
     ]);
   }
   const rss = h.rss;
@@ -741,10 +782,10 @@ function headendDetails(r: Report): string | null {
   const h = r.headend;
   const list: DetailRow[] = [];
   for (const kind of headendKinds(r)) {
-    const run = headendRunOf(r, kind.format, kind.workers);
+    const run = headendRunOf(r, kind.format, kind.workers, kind.shape);
     if (!run) continue;
     list.push({
-      label: `${run.format}, ${run.workers} worker${run.workers === 1 ? '' : 's'}`,
+      label: headendKindLabel(kind),
       fileBytes: run.fileBytes,
       readings: run.readings,
       landingMs: run.landingMs,
@@ -810,6 +851,8 @@ function headendDetails(r: Report): string | null {
     table(rows) +
     `\nhead-end: landing = ${landing}; workers = meterdata worker processes on Redis ${h.redis ?? '?'}; ` +
     'readings/s = readings / (landing + workers wall time); each run on a fresh database; ' +
+    '"one thread each" = workers started with --parse-threads 0 (N processes bring N threads; ' +
+    'by default one worker also parses in a thread of its own while the host has a core to spare); ' +
     `ratios against the median naive \\copy of the ingest rounds (${fmt(h.naiveReadingsPerSecond ?? null)} readings/s).` +
     headendRoundsNote(r) +
     (h.files?.cmep
@@ -822,11 +865,11 @@ function headendDetails(r: Report): string | null {
 function headendRoundsNote(r: Report): string {
   const lines: string[] = [];
   for (const kind of headendKinds(r)) {
-    const runs = headendRunsOf(r, kind.format, kind.workers);
+    const runs = headendRunsOf(r, kind.format, kind.workers, kind.shape);
     if (runs.length < 2) continue;
-    const median = headendRunOf(r, kind.format, kind.workers);
+    const median = headendRunOf(r, kind.format, kind.workers, kind.shape);
     const all = runs.map((run) => (run === median ? `[${x(run.ratio)}]` : x(run.ratio))).join(', ');
-    lines.push(`${kind.format}, ${kind.workers} worker${kind.workers === 1 ? '' : 's'}: ${all}`);
+    lines.push(`${headendKindLabel(kind)}: ${all}`);
   }
   return lines.length
     ? `\nhead-end rounds (ratio to naive \\copy per round, in run order; [the median round], whose figures are shown): ${lines.join('; ')}.`

@@ -598,8 +598,10 @@ async function headend(ctx: Ctx, outDir: string): Promise<void> {
   if (isError(redis)) {
     if (missing) report.errors.push(`head-end: ${missing}`);
     for (const f of opts.headendFormats) {
-      for (const n of opts.headendWorkers)
-        h.runs.push({ format: f, workers: n, round: 0, error: redis.error });
+      for (const n of opts.headendWorkers) {
+        for (const shape of opts.headendShapes)
+          h.runs.push({ format: f, workers: n, shape, round: 0, error: redis.error });
+      }
     }
     h.rss = { error: redis.error };
     return;
@@ -629,31 +631,37 @@ async function headend(ctx: Ctx, outDir: string): Promise<void> {
     // (or busier) than an earlier one.
     for (let round = 0; round < opts.headendRounds; round++) {
       const counts = round % 2 ? [...opts.headendWorkers].reverse() : opts.headendWorkers;
-      for (const format of opts.headendFormats) {
-        for (const workers of counts) {
-          const of = opts.headendRounds > 1 ? ` (round ${round + 1} of ${opts.headendRounds})` : '';
-          const name = `head-end: ${format}, ${workers} worker${workers === 1 ? '' : 's'}${of}`;
-          const r = isError(h.selfCheck)
-            ? h.selfCheck
-            : await step(ctx, name, () =>
-                headendRun(env, caps, {
-                  format,
-                  file: files[format].file,
-                  readings: files[format].readings,
-                  topologyFile: fleet.topologyFile,
-                  workers,
-                  landing,
-                  naiveReadingsPerSecond: h.naiveReadingsPerSecond ?? null,
-                  tag: `${format}_${workers}w_r${round + 1}`,
-                }),
-              );
-          h.runs.push(isError(r) ? { format, workers, round, error: r.error } : { ...r, round });
-          if (!isError(r)) {
-            log(
-              `  ${format}, ${workers} worker${workers === 1 ? '' : 's'}: ${r.readingsPerSecond.toLocaleString('en-US')} readings/s ` +
-                `(landing ${(r.landingMs / 1000).toFixed(1)} s + workers ${(r.processingMs / 1000).toFixed(1)} s)` +
-                (r.ratio !== null ? `, ${r.ratio.toFixed(2)}× naive \\copy` : ''),
+      for (const shape of opts.headendShapes) {
+        for (const format of opts.headendFormats) {
+          for (const workers of counts) {
+            const of =
+              opts.headendRounds > 1 ? ` (round ${round + 1} of ${opts.headendRounds})` : '';
+            const what = `${format}, ${workers} worker${workers === 1 ? '' : 's'}${shape === 'single' ? ', one thread each' : ''}`;
+            const r = isError(h.selfCheck)
+              ? h.selfCheck
+              : await step(ctx, `head-end: ${what}${of}`, () =>
+                  headendRun(env, caps, {
+                    format,
+                    file: files[format].file,
+                    readings: files[format].readings,
+                    topologyFile: fleet.topologyFile,
+                    workers,
+                    shape,
+                    landing,
+                    naiveReadingsPerSecond: h.naiveReadingsPerSecond ?? null,
+                    tag: `${format}_${workers}w${shape === 'single' ? '1t' : ''}_r${round + 1}`,
+                  }),
+                );
+            h.runs.push(
+              isError(r) ? { format, workers, shape, round, error: r.error } : { ...r, round },
             );
+            if (!isError(r)) {
+              log(
+                `  ${what}: ${r.readingsPerSecond.toLocaleString('en-US')} readings/s ` +
+                  `(landing ${(r.landingMs / 1000).toFixed(1)} s + workers ${(r.processingMs / 1000).toFixed(1)} s)` +
+                  (r.ratio !== null ? `, ${r.ratio.toFixed(2)}× naive \\copy` : ''),
+              );
+            }
           }
         }
       }
