@@ -2,8 +2,6 @@
  * One ErrorCode enum for everything that reaches a client (GraphQL `extensions.code`,
  * the CLI's exit message, HTTP bodies). Messages say what to do next.
  */
-import { GraphQLError } from 'graphql';
-
 export enum ErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   UNKNOWN_METER = 'UNKNOWN_METER',
@@ -54,12 +52,6 @@ export class MeterdataError extends Error {
     this.name = 'MeterdataError';
     this.code = code;
     this.details = options?.details;
-  }
-
-  toGraphQLError(): GraphQLError {
-    return new GraphQLError(this.message, {
-      extensions: { code: this.code, ...(this.details ?? {}) },
-    });
   }
 }
 

@@ -19,6 +19,7 @@ import {
 import { type Context as WsContext, type ServerOptions } from 'graphql-ws';
 import type http from 'node:http';
 import { type Config } from '../config';
+import { type MeterdataError } from '../errors';
 import { type Context } from '../context';
 import { type Logger } from '../logger';
 import { type Authenticator, credentialFromParams } from './authenticate';
@@ -71,6 +72,13 @@ function reason(s: string): string {
 
 function requestError(code: string, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code } });
+}
+
+/** A MeterdataError as graphql-ws sends it: its message, its code and details as extensions. */
+function graphqlErrorOf(err: MeterdataError): GraphQLError {
+  return new GraphQLError(err.message, {
+    extensions: { code: err.code, ...(err.details ?? {}) },
+  });
 }
 
 export function wsAuthHooks(
@@ -160,21 +168,25 @@ export function wsAuthHooks(
       const t = deps.limiter.take(`id:${s.identity.subject}`);
       if (!t.ok) {
         return [
-          accessError(
-            AccessCode.RATE_LIMITED,
-            `too many requests; retry after ${t.retryAfterSeconds} s`,
-          ).toGraphQLError(),
+          graphqlErrorOf(
+            accessError(
+              AccessCode.RATE_LIMITED,
+              `too many requests; retry after ${t.retryAfterSeconds} s`,
+            ),
+          ),
         ];
       }
       // graphql-ws has registered this subscription already: it counts.
       const cap = deps.config.maxSubscriptionsPerConnection;
       if (Object.keys(ctx.subscriptions).length > cap) {
         return [
-          accessError(
-            AccessCode.TOO_MANY_SUBSCRIPTIONS,
-            `this connection holds ${cap} subscriptions, the most it may (MD_MAX_SUBSCRIPTIONS); complete one or open another connection`,
-            { details: { maxSubscriptions: cap } },
-          ).toGraphQLError(),
+          graphqlErrorOf(
+            accessError(
+              AccessCode.TOO_MANY_SUBSCRIPTIONS,
+              `this connection holds ${cap} subscriptions, the most it may (MD_MAX_SUBSCRIPTIONS); complete one or open another connection`,
+              { details: { maxSubscriptions: cap } },
+            ),
+          ),
         ];
       }
       let document;

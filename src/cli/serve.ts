@@ -18,7 +18,6 @@ import {
   demoPointers,
   loadDemoIfEmpty,
 } from './demo';
-import { developmentNotice } from '../auth/dev';
 import { type CliIo, fmtInt, writeLine, positiveInt } from './io';
 
 export interface ServeOptions {
@@ -151,6 +150,7 @@ export async function runServe(io: CliIo, opts: ServeOptions): Promise<void> {
       host: opts.host ?? config.host,
     });
     writeLine(io.stdout, `meterdata is serving GraphQL at ${server.url}`);
+    const { developmentNotice } = await import('../auth/dev');
     const notice = await developmentNotice(config, server.url);
     if (notice) writeLine(io.stdout, notice);
     if (opts.worker !== false) {
