@@ -145,6 +145,8 @@ export async function runWorker(
   rt: Runtime,
   o: WorkerCliOptions,
   io: Pick<CliIo, 'stdout' | 'env' | 'signal'>,
+  /** this process, already announced on the host (else announced here, for this run only) */
+  announced?: HostWorkers,
 ): Promise<void> {
   const started = Date.now();
   const queue = new IdleWatch(rt.queue);
@@ -162,8 +164,8 @@ export async function runWorker(
   const republish = republishAfterSeconds(io.env);
   // Parse threads run while this host has a core to spare: several worker processes on a
   // small host parse in their own threads instead of competing for its cores.
-  const host = new HostWorkers();
-  host.register();
+  const host = announced ?? new HostWorkers();
+  if (!announced) host.register();
   const parser = new PartParser(parseThreads, rt.logger, () => host.coreToSpare());
   // The same options for this thread's worker and the extra threads' (which read MD_VEE from
   // their own configuration, the same environment).
@@ -219,7 +221,7 @@ export async function runWorker(
   } finally {
     await threads.stop();
     await parser.close();
-    host.unregister();
+    if (!announced) host.unregister();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     io.signal?.removeEventListener('abort', onAbort);
@@ -272,15 +274,29 @@ export function registerWorker(
         'their claim timeout)',
     )
     .action(async (o: WorkerCliOptions) => {
-      const rt = await open();
+      // Announced before the database and the queue are opened: workers started together
+      // (a service manager's instances) then count each other before the first part is parsed,
+      // rather than each starting a parse thread while it still seems alone on the host.
+      const host = new HostWorkers();
+      host.register();
       try {
-        await runWorker(rt, o, {
-          stdout: io.stdout ?? process.stdout,
-          env: io.env ?? process.env,
-          ...(io.signal ? { signal: io.signal } : {}),
-        });
+        const rt = await open();
+        try {
+          await runWorker(
+            rt,
+            o,
+            {
+              stdout: io.stdout ?? process.stdout,
+              env: io.env ?? process.env,
+              ...(io.signal ? { signal: io.signal } : {}),
+            },
+            host,
+          );
+        } finally {
+          await rt.close();
+        }
       } finally {
-        await rt.close();
+        host.unregister();
       }
     });
 }

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Command } from 'commander';
+import { registerWorker } from '../../src/cli/worker';
 import { HostWorkers } from '../../src/ingest/host-workers';
 import { workerShape } from '../../src/ingest/threads';
 
@@ -43,6 +45,22 @@ test('without its directory a worker counts alone', () => {
   expect(w.coreToSpare(2)).toBe(true);
   expect(w.coreToSpare(1)).toBe(false);
   w.unregister();
+});
+
+test('`meterdata worker` announces itself before it opens the database and the queue, and withdraws when done', async () => {
+  // Workers started together must see each other before the first part is parsed.
+  const announced = path.join(os.tmpdir(), 'meterdata-workers', String(process.pid));
+  let seenAtOpen: boolean | null = null;
+  const program = new Command('meterdata').exitOverride();
+  registerWorker(program, async () => {
+    seenAtOpen = fs.existsSync(announced);
+    throw new Error('no database here');
+  });
+  await expect(
+    program.parseAsync(['node', 'meterdata', 'worker', '--exit-when-idle']),
+  ).rejects.toThrow('no database here');
+  expect(seenAtOpen).toBe(true);
+  expect(fs.existsSync(announced)).toBe(false);
 });
 
 describe('workerShape: a worker process by default', () => {
