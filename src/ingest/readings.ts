@@ -15,6 +15,7 @@ import {
 } from '../domain/readings';
 import {
   createBatch,
+  daysOf,
   ensurePartitions,
   finishBatch,
   retryOnConflict,
@@ -173,10 +174,7 @@ export async function ingestChunk(
     return { counts: { ...written, rejected: rejections.length }, rejections };
   }
   // Everything outside the transaction first (the embedded database has one connection).
-  await ensurePartitions(
-    pool,
-    patches.map((p) => p.day),
-  );
+  await ensurePartitions(pool, daysOf(patches));
   const ruleSets = await cachedRuleSets(pool);
   const written = await retryOnConflict(() =>
     pool.tx((tx) =>

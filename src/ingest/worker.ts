@@ -8,7 +8,7 @@ import os from 'node:os';
 import { type ConnectionPool } from '@databases/pg';
 import { type Config } from '../config';
 import { type Logger } from '../logger';
-import { ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
+import { daysOf, ensurePartitions, writePatches, retryOnConflict } from '../storage/readings';
 import { cachedRuleSets, writeValidatedPatches } from '../storage/vee';
 import {
   type FileParseMeta,
@@ -154,10 +154,7 @@ export class IngestWorker {
         clockToleranceSeconds: this.opts.clockToleranceSeconds ?? 3600,
       });
       const rejections = decoded.rejections.length ? [...decoded.rejections, ...invalid] : invalid;
-      await ensurePartitions(
-        this.pool,
-        patches.map((p) => p.day),
-      );
+      await ensurePartitions(this.pool, daysOf(patches));
       const vee = this.opts.vee !== false && patches.length > 0;
       const ruleSets = vee ? await cachedRuleSets(this.pool) : null;
       outcome = await retryOnConflict(() =>

@@ -115,22 +115,45 @@ async function selectDaysForUpdate(
 }
 
 function rowParams(rows: readonly DayRow[]) {
+  // One loop, no closure per column: closures made per call were compiled again and again.
+  const n = rows.length;
+  const meterIds: number[] = [];
+  const channels: number[] = [];
+  const days: string[] = [];
+  const vals: Array<ArrayLike<number | null>> = [];
+  const quality: string[] = [];
+  const batches: Array<string | null> = [];
+  const batchIdx: Array<string | null> = [];
+  const versions: Array<string | null> = [];
+  const veeFlags: Array<string | null> = [];
+  const version: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const r = rows[k]!;
+    meterIds.push(r.meterId);
+    channels.push(r.channel);
+    days.push(epochDayToDate(r.day));
+    vals.push(r.vals);
+    quality.push(
+      Buffer.from(r.quality.buffer, r.quality.byteOffset, r.quality.length).toString('hex'),
+    );
+    batches.push(intArrayLiteral(r.batches));
+    batchIdx.push(encodeBatchIdx(r));
+    versions.push(intArrayLiteral(r.versions));
+    veeFlags.push(intArrayLiteral(r.veeFlags));
+    version.push(r.version);
+  }
   return {
-    meterIds: numberArrayLiteral(rows.map((r) => r.meterId)),
-    channels: numberArrayLiteral(rows.map((r) => r.channel)),
-    days: textArrayLiteral(rows.map((r) => epochDayToDate(r.day))),
+    meterIds: numberArrayLiteral(meterIds),
+    channels: numberArrayLiteral(channels),
+    days: textArrayLiteral(days),
     // Array-valued columns go as one text[] literal each, built here (see textArrayLiteral).
-    vals: realArraysLiteral(rows.map((r) => r.vals)),
-    quality: textArrayLiteral(
-      rows.map((r) =>
-        Buffer.from(r.quality.buffer, r.quality.byteOffset, r.quality.length).toString('hex'),
-      ),
-    ),
-    batches: textArrayLiteral(rows.map((r) => intArrayLiteral(r.batches))),
-    batchIdx: textArrayLiteral(rows.map((r) => encodeBatchIdx(r))),
-    versions: textArrayLiteral(rows.map((r) => intArrayLiteral(r.versions))),
-    veeFlags: textArrayLiteral(rows.map((r) => intArrayLiteral(r.veeFlags))),
-    version: numberArrayLiteral(rows.map((r) => r.version)),
+    vals: realArraysLiteral(vals),
+    quality: textArrayLiteral(quality),
+    batches: textArrayLiteral(batches),
+    batchIdx: textArrayLiteral(batchIdx),
+    versions: textArrayLiteral(versions),
+    veeFlags: textArrayLiteral(veeFlags),
+    version: numberArrayLiteral(version),
   };
 }
 
@@ -242,71 +265,105 @@ export async function writePatches(
   } = {},
 ): Promise<WriteCounts> {
   if (patches.length === 0) return { accepted: 0, unchanged: 0, changed: 0 };
-  await ensurePartitions(
-    pool,
-    patches.map((p) => p.day),
-  );
+  await ensurePartitions(pool, daysOf(patches));
   // Sorted keys: two writers of overlapping chunks take their locks in the same order (a
   // deadlock between one's insert and the other's merge is retried, see retryOnConflict).
-  const sorted = [...patches].sort(
-    (a, b) => a.meterId - b.meterId || a.channel - b.channel || a.day - b.day,
-  );
-  // The options once, as locals: callers' option objects differ in shape, and reading them in
-  // the body deoptimised it.
-  const { reason, collect, beforeInsert, conflicted } = opts;
-  const user = opts.user ?? null;
-  const body = async (tx: Queryable): Promise<WriteCounts> => {
-    const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
-    const history: HistoryEntry[] = [];
-    const updates: DayRow[] = [];
-    const take = (m: MergeResult) => {
-      c.accepted += m.accepted;
-      c.unchanged += m.unchanged;
-      c.changed += m.changed;
-      history.push(...m.history);
-      collect?.push(m.row);
-    };
-    // New days are the common case (a head-end sends intervals it has not sent before): all
-    // patches are offered as new rows first, and only the days already stored conflict, to be
-    // locked and merged. A fresh file's chunk costs one statement instead of a look-up of every
-    // key followed by the insert.
-    const fresh = sorted.map((p) => mergeDay(undefined, p, batchId, reason));
-    const alongside = beforeInsert ? await beforeInsert(fresh.map((m) => m.row)) : undefined;
-    const inserted = await insertNewDays(
-      tx,
-      fresh.map((m) => m.row),
-      alongside,
-    );
-    const stored: DayPatch[] = [];
-    for (let k = 0; k < sorted.length; k++) {
-      const m = fresh[k]!;
-      if (inserted.has(dayKey(m.row.meterId, m.row.channel, m.row.day))) take(m);
-      else stored.push(sorted[k]!);
-    }
-    if (stored.length) {
-      conflicted?.push(...stored);
-      const existing = await selectDaysForUpdate(tx, stored);
-      for (const p of stored) {
-        const row = existing.get(dayKey(p.meterId, p.channel, p.day));
-        // The day conflicted, so it was stored; gone now means deleted in between (retention):
-        // the transaction fails and is retried rather than merge into nothing.
-        if (!row) {
-          throw new Error(
-            `day ${epochDayToDate(p.day)} of meter ${p.meterId} vanished while it was merged`,
-          );
-        }
-        const m = mergeDay(row, p, batchId, reason);
-        take(m);
-        if (m.dirty) updates.push(m.row);
-      }
-    }
-    await updateDays(tx, updates);
-    await insertHistory(tx, history, { batchId, user });
-    return c;
+  // The options once, in one shape: callers' option objects differ in shape, and reading them
+  // in the transaction's body deoptimised it.
+  const w: SortedWrite = {
+    sorted: [...patches].sort(byDayKey),
+    batchId,
+    reason: opts.reason,
+    user: opts.user ?? null,
+    collect: opts.collect,
+    beforeInsert: opts.beforeInsert,
+    conflicted: opts.conflicted,
   };
   // Inside a caller's transaction the caller retries; on its own it retries itself.
-  if (opts.tx) return body(opts.tx);
-  return retryOnConflict(() => pool.tx(body));
+  if (opts.tx) return writeSorted(opts.tx, w);
+  return retryOnConflict(() => pool.tx((tx) => writeSorted(tx, w)));
+}
+
+/** The patches' days, for ensurePartitions. */
+export function daysOf(patches: readonly DayPatch[]): number[] {
+  const days: number[] = [];
+  for (let k = 0; k < patches.length; k++) days.push(patches[k]!.day);
+  return days;
+}
+
+function byDayKey(a: DayPatch, b: DayPatch): number {
+  return a.meterId - b.meterId || a.channel - b.channel || a.day - b.day;
+}
+
+/** writePatches' work inside its transaction (module-level functions: compiled once). */
+interface SortedWrite {
+  sorted: DayPatch[];
+  batchId: number;
+  reason: ChangeReason | undefined;
+  user: string | null;
+  collect: DayRow[] | undefined;
+  beforeInsert: ((fresh: readonly DayRow[]) => Promise<AlongsideInsert | undefined>) | undefined;
+  conflicted: DayPatch[] | undefined;
+}
+
+function takeMerge(
+  c: WriteCounts,
+  history: HistoryEntry[],
+  collect: DayRow[] | undefined,
+  m: MergeResult,
+): void {
+  c.accepted += m.accepted;
+  c.unchanged += m.unchanged;
+  c.changed += m.changed;
+  for (let k = 0; k < m.history.length; k++) history.push(m.history[k]!);
+  collect?.push(m.row);
+}
+
+async function writeSorted(tx: Queryable, w: SortedWrite): Promise<WriteCounts> {
+  const { sorted, batchId, reason, collect } = w;
+  const c: WriteCounts = { accepted: 0, unchanged: 0, changed: 0 };
+  const history: HistoryEntry[] = [];
+  const updates: DayRow[] = [];
+  // New days are the common case (a head-end sends intervals it has not sent before): all
+  // patches are offered as new rows first, and only the days already stored conflict, to be
+  // locked and merged. A fresh file's chunk costs one statement instead of a look-up of every
+  // key followed by the insert.
+  const fresh: MergeResult[] = [];
+  const freshRows: DayRow[] = [];
+  for (let k = 0; k < sorted.length; k++) {
+    const m = mergeDay(undefined, sorted[k]!, batchId, reason);
+    fresh.push(m);
+    freshRows.push(m.row);
+  }
+  const alongside = w.beforeInsert ? await w.beforeInsert(freshRows) : undefined;
+  const inserted = await insertNewDays(tx, freshRows, alongside);
+  const stored: DayPatch[] = [];
+  for (let k = 0; k < sorted.length; k++) {
+    const m = fresh[k]!;
+    if (inserted.has(dayKey(m.row.meterId, m.row.channel, m.row.day)))
+      takeMerge(c, history, collect, m);
+    else stored.push(sorted[k]!);
+  }
+  if (stored.length) {
+    w.conflicted?.push(...stored);
+    const existing = await selectDaysForUpdate(tx, stored);
+    for (const p of stored) {
+      const row = existing.get(dayKey(p.meterId, p.channel, p.day));
+      // The day conflicted, so it was stored; gone now means deleted in between (retention):
+      // the transaction fails and is retried rather than merge into nothing.
+      if (!row) {
+        throw new Error(
+          `day ${epochDayToDate(p.day)} of meter ${p.meterId} vanished while it was merged`,
+        );
+      }
+      const m = mergeDay(row, p, batchId, reason);
+      takeMerge(c, history, collect, m);
+      if (m.dirty) updates.push(m.row);
+    }
+  }
+  await updateDays(tx, updates);
+  await insertHistory(tx, history, { batchId, user: w.user });
+  return c;
 }
 
 /** Retries a transaction on serialization failure or deadlock (SQLSTATE 40001 / 40P01). */

@@ -9,7 +9,7 @@ import { isSubstitute } from '../channel';
 import { sameValue } from '../readings';
 import { packSeries, type PackedSeries } from '../series';
 import { localDays, localIso, localMinuteOfDay, zoneOf, type LocalDaySlice } from './calendar';
-import { mean, quantileSorted, range, round, runsWhere, sampleSd } from './stats';
+import { mean, quantileSorted, range, round, runsWhere, runsWhereIn, sampleSd } from './stats';
 import {
   RULE_BIT,
   RULE_IDS,
@@ -145,17 +145,34 @@ function minutesOf(ctx: Ctx, intervals: number): number {
 // ---------------------------------------------------------------------------------------------
 // Rules
 
+/** What `missing` asks of an interval: missing, due, installed, and (if asked) outside outages. */
+interface MissingTest {
+  ctx: Ctx;
+  dueEnd: number;
+  excludeOutages: boolean;
+}
+
+function missingAt(t: MissingTest, i: number): boolean {
+  const ctx = t.ctx;
+  const v = ctx.values[i];
+  return (
+    v !== v &&
+    installed(ctx, i) &&
+    tsOf(ctx, i) + ctx.step <= t.dueEnd &&
+    !(t.excludeOutages && ctx.outage[i])
+  );
+}
+
 const missing: RuleFn<'missing'> = (ctx, p: MissingParams) => {
   if (ctx.facts.missing === 0) return [];
-  const dueEnd = ctx.input.now - p.graceMinutes * MINUTE_MS;
-  const values = ctx.values;
-  const runs = runsWhere(
+  const runs = runsWhereIn(
     ctx.n,
-    (i) =>
-      values[i] !== values[i] &&
-      installed(ctx, i) &&
-      tsOf(ctx, i) + ctx.step <= dueEnd &&
-      !(p.excludeOutages && ctx.outage[i]),
+    {
+      ctx,
+      dueEnd: ctx.input.now - p.graceMinutes * MINUTE_MS,
+      excludeOutages: p.excludeOutages,
+    },
+    missingAt,
   );
   return runs
     .filter(([a, b]) => b - a >= p.minIntervals)
@@ -355,12 +372,17 @@ const negative: RuleFn<'negative'> = (ctx, p: NegativeParams) => {
   return out;
 };
 
+/** A zero value that is neither in an outage nor a substitute. */
+function zeroAt(ctx: Ctx, i: number): boolean {
+  return ctx.values[i] === 0 && !ctx.outage[i] && !isSubstitute(ctx.quality[i]!);
+}
+
 const zeroRun: RuleFn<'zero_run'> = (ctx, p: ZeroRunParams) => {
   if (ctx.input.meter.channel === 'received' && !p.checkReceived) return [];
   if (ctx.facts.zeros === 0) return [];
-  const runs = runsWhere(ctx.n, (i) => {
-    return ctx.values[i] === 0 && !ctx.outage[i] && !isSubstitute(ctx.quality[i]!);
-  }).filter(([a, b]) => minutesOf(ctx, b - a) >= p.minMinutes);
+  const runs = runsWhereIn(ctx.n, ctx, zeroAt).filter(
+    ([a, b]) => minutesOf(ctx, b - a) >= p.minMinutes,
+  );
   if (!runs.length) return [];
   const h = ctx.history();
   const out: Found[] = [];

@@ -26,10 +26,26 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 
 /** Maximal runs [from, to) of consecutive indexes in [0, n) where `test` holds. */
 export function runsWhere(n: number, test: (i: number) => boolean): Array<[number, number]> {
+  return runsWhereIn(n, test, callTest);
+}
+
+function callTest(test: (i: number) => boolean, i: number): boolean {
+  return test(i);
+}
+
+/**
+ * runsWhere with a predicate that takes its data as an argument: a module-level predicate is
+ * compiled once, where a closure made at each call was compiled again and again.
+ */
+export function runsWhereIn<C>(
+  n: number,
+  c: C,
+  test: (c: C, i: number) => boolean,
+): Array<[number, number]> {
   const runs: Array<[number, number]> = [];
   let startRun = -1;
   for (let i = 0; i < n; i++) {
-    if (test(i)) {
+    if (test(c, i)) {
       if (startRun < 0) startRun = i;
     } else if (startRun >= 0) {
       runs.push([startRun, i]);
