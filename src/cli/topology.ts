@@ -317,8 +317,8 @@ export class TopologyCsvBuilder {
     const commPath = required('comm_path').toUpperCase();
     if (this.problems.length > before) return;
 
-    this.merge('substation', this.substations, { code: substation, name: null }, line, []);
-    this.merge('feeder', this.feeders, { code: feeder, substation, name: null }, line, [
+    this.merge('substation', this.substations, { code: substation }, line, []);
+    this.merge('feeder', this.feeders, { code: feeder, substation }, line, [
       ['substation', (f) => f.substation],
     ]);
     this.merge(
@@ -336,7 +336,7 @@ export class TopologyCsvBuilder {
       this.merge(
         'account',
         this.accounts,
-        { code: account, name: null, customerClass: customerClass as AccountDoc['customerClass'] },
+        { code: account, customerClass: customerClass as AccountDoc['customerClass'] },
         line,
         [['customer_class', (a) => a.customerClass]],
       );

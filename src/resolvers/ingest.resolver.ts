@@ -93,13 +93,19 @@ export class IngestResolver {
   }
 }
 
+/** `{ name }` when the input gave one (a string or null), else nothing. */
+function named(name: string | null | undefined): { name?: string | null } {
+  return name === undefined ? {} : { name };
+}
+
 function topologyDoc(input: TopologyInput): TopologyDoc {
   return {
-    substations: (input.substations ?? []).map((s) => ({ code: s.code, name: s.name ?? null })),
+    // A name left out keeps the stored one; null clears it (see upsertTopology).
+    substations: (input.substations ?? []).map((s) => ({ code: s.code, ...named(s.name) })),
     feeders: (input.feeders ?? []).map((f) => ({
       code: f.code,
       substation: f.substation,
-      name: f.name ?? null,
+      ...named(f.name),
     })),
     transformers: (input.transformers ?? []).map((t) => ({
       code: t.code,
@@ -109,7 +115,7 @@ function topologyDoc(input: TopologyInput): TopologyDoc {
     })),
     accounts: (input.accounts ?? []).map((a) => ({
       code: a.code,
-      name: a.name ?? null,
+      ...named(a.name),
       customerClass: a.customerClass,
     })),
     servicePoints: (input.servicePoints ?? []).map((sp) => ({

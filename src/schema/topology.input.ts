@@ -18,7 +18,10 @@ export class SubstationInput {
   @Field()
   code!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Left out: the stored name is kept (none for a new row); null clears it.',
+  })
   name?: string | null;
 }
 
@@ -30,7 +33,10 @@ export class FeederInput {
   @Field({ description: 'Code of the substation.' })
   substation!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Left out: the stored name is kept (none for a new row); null clears it.',
+  })
   name?: string | null;
 }
 
@@ -54,7 +60,10 @@ export class AccountInput {
   @Field()
   code!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Left out: the stored name is kept (none for a new row); null clears it.',
+  })
   name?: string | null;
 
   @Field(() => CustomerClassEnum)

@@ -26,23 +26,29 @@ export interface TopologyCounts {
 
 /**
  * Upserts a validated topology document in one transaction (the caller validates references
- * with domain/topology-validate first; a missing parent here is a foreign-key error).
+ * with domain/topology-validate first; a missing parent here is a foreign-key error). A name
+ * left out keeps the stored one (the topology CSV has no names); a null name clears it.
  */
 export async function upsertTopology(db: Queryable, doc: TopologyDoc): Promise<TopologyCounts> {
   return db.tx(async (tx) => {
     if (doc.substations.length) {
       await tx.query(sql`
         INSERT INTO substation (code, name)
-        SELECT * FROM unnest(${doc.substations.map((s) => s.code)}::text[], ${doc.substations.map((s) => s.name ?? null)}::text[])
+        SELECT t.code, CASE WHEN t.named THEN t.name ELSE s.name END
+        FROM unnest(${doc.substations.map((s) => s.code)}::text[], ${doc.substations.map((s) => s.name ?? null)}::text[],
+                    ${doc.substations.map((s) => s.name !== undefined)}::boolean[]) AS t(code, name, named)
+        LEFT JOIN substation s ON s.code = t.code
         ON CONFLICT (code) DO UPDATE SET name = excluded.name, updated_at = now()
         WHERE substation.name IS DISTINCT FROM excluded.name`);
     }
     if (doc.feeders.length) {
       await tx.query(sql`
         INSERT INTO feeder (code, substation_id, name)
-        SELECT t.code, s.id, t.name
-        FROM unnest(${doc.feeders.map((f) => f.code)}::text[], ${doc.feeders.map((f) => f.substation)}::text[], ${doc.feeders.map((f) => f.name ?? null)}::text[]) AS t(code, sub, name)
+        SELECT t.code, s.id, CASE WHEN t.named THEN t.name ELSE f.name END
+        FROM unnest(${doc.feeders.map((f) => f.code)}::text[], ${doc.feeders.map((f) => f.substation)}::text[], ${doc.feeders.map((f) => f.name ?? null)}::text[],
+                    ${doc.feeders.map((f) => f.name !== undefined)}::boolean[]) AS t(code, sub, name, named)
         JOIN substation s ON s.code = t.sub
+        LEFT JOIN feeder f ON f.code = t.code
         ON CONFLICT (code) DO UPDATE SET substation_id = excluded.substation_id, name = excluded.name, updated_at = now()
         WHERE (feeder.substation_id, feeder.name) IS DISTINCT FROM (excluded.substation_id, excluded.name)`);
     }
@@ -59,7 +65,10 @@ export async function upsertTopology(db: Queryable, doc: TopologyDoc): Promise<T
     if (doc.accounts.length) {
       await tx.query(sql`
         INSERT INTO account (code, name, customer_class)
-        SELECT * FROM unnest(${doc.accounts.map((a) => a.code)}::text[], ${doc.accounts.map((a) => a.name ?? null)}::text[], ${doc.accounts.map((a) => a.customerClass)}::text[])
+        SELECT t.code, CASE WHEN t.named THEN t.name ELSE a.name END, t.class
+        FROM unnest(${doc.accounts.map((a) => a.code)}::text[], ${doc.accounts.map((a) => a.name ?? null)}::text[], ${doc.accounts.map((a) => a.customerClass)}::text[],
+                    ${doc.accounts.map((a) => a.name !== undefined)}::boolean[]) AS t(code, name, class, named)
+        LEFT JOIN account a ON a.code = t.code
         ON CONFLICT (code) DO UPDATE SET name = excluded.name, customer_class = excluded.customer_class, updated_at = now()
         WHERE (account.name, account.customer_class) IS DISTINCT FROM (excluded.name, excluded.customer_class)`);
     }

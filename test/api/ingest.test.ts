@@ -189,6 +189,19 @@ describe('upsertTopology', () => {
     });
   });
 
+  test('a name left out keeps the stored one; null clears it', async () => {
+    const name = async () =>
+      (await api.db.pool.query(sql`SELECT name FROM substation WHERE code = 'SUB-N'`))[0]?.name;
+    const up = (sub: Record<string, unknown>) =>
+      api.gql(UPSERT, { input: { substations: [{ code: 'SUB-N', ...sub }] } });
+    expect((await up({ name: 'North' })).errors).toBeUndefined();
+    expect(await name()).toBe('North');
+    expect((await up({})).errors).toBeUndefined();
+    expect(await name()).toBe('North');
+    expect((await up({ name: null })).errors).toBeUndefined();
+    expect(await name()).toBeNull();
+  });
+
   test('unknown parents are UNKNOWN_TOPOLOGY_REFERENCE with every problem, nothing written', async () => {
     const r = await api.gql(UPSERT, {
       input: {

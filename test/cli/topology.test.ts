@@ -144,6 +144,45 @@ test('re-importing updates in place: a new kVA and a new status, no duplicates',
   await box.withDb(async (pool) => expect((await tableCounts(pool)).meters).toBe(7));
 });
 
+test('names: a CSV import (which has none) keeps the stored ones; a null name in JSON clears it', async () => {
+  const names = async () =>
+    box.withDb(async (pool) => {
+      const [r] = await pool.query(sql`
+        SELECT (SELECT name FROM substation WHERE code = 'SUB-E') AS substation,
+               (SELECT name FROM feeder WHERE code = 'FDR-E1') AS feeder,
+               (SELECT name FROM account WHERE code = 'ACC-SPE-1') AS account`);
+      return r as Record<string, string | null>;
+    });
+  const doc = (name: string | null) => ({
+    substations: [{ code: 'SUB-E', name }],
+    feeders: [{ code: 'FDR-E1', substation: 'SUB-E', name }],
+    transformers: [],
+    accounts: [{ code: 'ACC-SPE-1', name, customerClass: 'RESIDENTIAL' }],
+    servicePoints: [],
+    meters: [],
+  });
+  expect(
+    (await box.run('topology', 'import', box.file('named.json', JSON.stringify(doc('East'))))).code,
+  ).toBe(0);
+  expect(await names()).toEqual({ substation: 'East', feeder: 'East', account: 'East' });
+  const csv = await box.run(
+    'topology',
+    'import',
+    box.file('fleet-v3.csv', fleetCsv({ kva: '40' })),
+  );
+  expect(csv.code).toBe(0);
+  expect(await names()).toEqual({ substation: 'East', feeder: 'East', account: 'East' });
+  // The CSV did update what it carries.
+  await box.withDb(async (pool) => {
+    const [tx] = await pool.query(sql`SELECT rated_kva FROM transformer WHERE code = 'TXE-1'`);
+    expect(tx.rated_kva).toBe(40);
+  });
+  expect(
+    (await box.run('topology', 'import', box.file('unnamed.json', JSON.stringify(doc(null))))).code,
+  ).toBe(0);
+  expect(await names()).toEqual({ substation: null, feeder: null, account: null });
+});
+
 describe('invalid topologies are reported and write nothing', () => {
   let before: Record<string, number>;
   beforeAll(async () => {
