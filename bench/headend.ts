@@ -1,7 +1,8 @@
 /**
  * Head-end ingestion: simulated CSV, CMEP and ESPI files through landing → Redis queue →
  * `meterdata worker` processes → store, each on a fresh database, with one and with two worker
- * processes (of the CLI's default shape, and of one thread each); and the peak RSS of one worker (and of the landing process) on a file of ≥ 1 GiB.
+ * processes (of the CLI's default shape, and of one thread each); and the peak RSS of one
+ * worker (and of the landing process) on a file of ≥ 1 GiB.
  * See docs/benchmark.md, "Head-end ingestion".
  */
 import fs from 'node:fs';

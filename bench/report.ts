@@ -323,7 +323,7 @@ export function headendRunOf(
   return runs[Math.floor((runs.length - 1) / 2)];
 }
 
-interface HeadendKind {
+export interface HeadendKind {
   format: HeadendFormat;
   workers: number;
   shape: HeadendShape;

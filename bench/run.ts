@@ -63,6 +63,7 @@ interface VeeRound {
 }
 import {
   computeTargets,
+  headendKindLabel,
   isError,
   ratio,
   renderTable,
@@ -636,7 +637,7 @@ async function headend(ctx: Ctx, outDir: string): Promise<void> {
           for (const workers of counts) {
             const of =
               opts.headendRounds > 1 ? ` (round ${round + 1} of ${opts.headendRounds})` : '';
-            const what = `${format}, ${workers} worker${workers === 1 ? '' : 's'}${shape === 'single' ? ', one thread each' : ''}`;
+            const what = headendKindLabel({ format, workers, shape });
             const r = isError(h.selfCheck)
               ? h.selfCheck
               : await step(ctx, `head-end: ${what}${of}`, () =>

@@ -55,6 +55,11 @@ export class MeterdataError extends Error {
   }
 }
 
+/** What a client gets besides the message: the error's details, and its code. */
+export function extensionsOf(err: MeterdataError): Record<string, unknown> {
+  return { ...(err.details ?? {}), code: err.code };
+}
+
 export function isMeterdataError(err: unknown): err is MeterdataError {
   return err instanceof MeterdataError;
 }

@@ -26,7 +26,7 @@ import { RateLimiter } from './auth/rate-limit';
 import { wsAuthHooks } from './auth/ws';
 import { introspectionOn, suggestionsOn } from './config';
 import { type Context, type ContextDeps, createContext } from './context';
-import { isMeterdataError, SqlState, sqlStateOf } from './errors';
+import { extensionsOf, isMeterdataError, SqlState, sqlStateOf } from './errors';
 import { type Logger } from './logger';
 import { InProcessPubSub } from './resolvers/pubsub';
 import { ingestRouter } from './ingest/http';
@@ -71,7 +71,7 @@ export function formatError(
     return {
       message: original.message,
       ...base,
-      extensions: { ...(original.details ?? {}), code: original.code },
+      extensions: extensionsOf(original),
     };
   }
   const code = formatted.extensions?.code;

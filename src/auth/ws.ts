@@ -19,7 +19,7 @@ import {
 import { type Context as WsContext, type ServerOptions } from 'graphql-ws';
 import type http from 'node:http';
 import { type Config } from '../config';
-import { type MeterdataError } from '../errors';
+import { extensionsOf, type MeterdataError } from '../errors';
 import { type Context } from '../context';
 import { type Logger } from '../logger';
 import { type Authenticator, credentialFromParams } from './authenticate';
@@ -76,9 +76,7 @@ function requestError(code: string, message: string): GraphQLError {
 
 /** A MeterdataError as graphql-ws sends it: its message, its code and details as extensions. */
 function graphqlErrorOf(err: MeterdataError): GraphQLError {
-  return new GraphQLError(err.message, {
-    extensions: { code: err.code, ...(err.details ?? {}) },
-  });
+  return new GraphQLError(err.message, { extensions: extensionsOf(err) });
 }
 
 export function wsAuthHooks(

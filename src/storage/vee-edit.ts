@@ -19,6 +19,7 @@ import { ErrorCode, MeterdataError } from '../errors';
 import { epochDayToDate, intArrayLiteral } from './codec';
 import {
   createBatch,
+  daysOf,
   ensurePartitions,
   readDays,
   retryOnConflict,
@@ -72,10 +73,7 @@ async function writeChange(
     });
   }
   const patches = groupIntoPatches(readings);
-  await ensurePartitions(
-    pool,
-    patches.map((p) => p.day),
-  );
+  await ensurePartitions(pool, daysOf(patches));
   const batchId = await createBatch(pool, {
     source: audit.action,
     format: 'vee',
@@ -144,10 +142,7 @@ async function writeMethods(
       FROM unnest(${patches.map((p) => p.meterId)}::bigint[], ${patches.map((p) => p.channel)}::smallint[],
                   ${patches.map((p) => epochDayToDate(p.day))}::date[]) AS t(m, c, d)
       JOIN reading_day r ON r.meter_id = t.m AND r.channel = t.c AND r.day = t.d
-        AND ${withinDays(
-          sql`r.day`,
-          patches.map((p) => p.day),
-        )}`);
+        AND ${withinDays(sql`r.day`, daysOf(patches))}`);
   const byDay = new Map(rows.map((r) => [Number(r.day), r.est_method]));
   const upd: Array<{ p: DayPatch; codes: number[] | null }> = [];
   for (const p of patches) {
